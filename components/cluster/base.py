@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.config import ClusterConfig
+
+@dataclass(frozen=True)
+class NodePorts:
+    """Node ports that kind maps to host ports: host port -> NodePort service -> pod."""
+
+    argocd: int = 30080
+    dashboard: int = 30900
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    config: ClusterConfig
+    cluster_name: str
+    environment: str
+    node_ports: NodePorts = NodePorts()

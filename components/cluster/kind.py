@@ -1,0 +1,64 @@
+"""A local kind cluster, created and deleted with the real `kind` CLI."""
+from __future__ import annotations
+
+import shlex
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+from pulumi_command import local
+
+from components.cluster.base import ClusterArgs
+
+
+def kind_config(args: ClusterArgs) -> str:
+    """The kind cluster config: one control plane carrying the host port mappings, N workers.
+
+    The host ports map to NodePorts (not to 8080 on the node as the seed did), so they reach the
+    Argo CD server and Tekton dashboard Services, which are exposed on those NodePorts.
+    """
+    kind = args.config.kind
+    control_plane = {
+        "role": "control-plane",
+        "image": kind.node_image,
+        "extraPortMappings": [
+            {"containerPort": args.node_ports.argocd, "hostPort": kind.argocd_host_port,
+             "listenAddress": "127.0.0.1", "protocol": "TCP"},
+            {"containerPort": args.node_ports.dashboard, "hostPort": kind.dashboard_host_port,
+             "listenAddress": "127.0.0.1", "protocol": "TCP"},
+        ],
+    }
+    workers = [{"role": "worker", "image": kind.node_image} for _ in range(kind.workers)]
+    document = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "name": args.cluster_name,
+                "nodes": [control_plane, *workers]}
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+class KindClusterComponent(pulumi.ComponentResource):
+    """Runs `kind create cluster` with a generated config (recreated when it changes), reads the
+    kubeconfig as a secret and exposes a Kubernetes provider for it. Outputs: kubeconfig, name."""
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gitops-platform:cluster:KindCluster", name, None, opts)
+        config = kind_config(args)
+        cluster = shlex.quote(args.cluster_name)
+        self.cluster_name = pulumi.Output.from_input(args.cluster_name)
+        # kind logs to stderr; stdout carries only the kubeconfig, which stays a secret.
+        self.command = local.Command(
+            f"{name}-kind",
+            create=(f"kind get clusters 2>/dev/null | grep -qx {cluster} || "
+                    f"kind create cluster --name {cluster} --config - --wait 180s 1>&2; "
+                    f"kind get kubeconfig --name {cluster}"),
+            delete=f"kind delete cluster --name {cluster}",
+            stdin=config,
+            triggers=[config],
+            logging=local.Logging.STDERR,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stdout"],
+                                        delete_before_replace=True),
+        )
+        self.kind_config = config
+        self.kubeconfig = pulumi.Output.secret(self.command.stdout)
+        self.provider = k8s.Provider(
+            f"{name}-provider", kubeconfig=self.kubeconfig, delete_unreachable=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.command]))
+        self.register_outputs({"kubeconfig": self.kubeconfig, "clusterName": self.cluster_name})

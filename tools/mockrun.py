@@ -1,0 +1,252 @@
+"""Run the real `__main__.py` under `pulumi.runtime.set_mocks`: no CLI, no cluster, no network.
+
+The mocks stand in for the providers only: each resource's outputs are its inputs plus the few
+values a real provider would compute (a kind kubeconfig, a generated password, the Argo CD admin
+secret). Every registration is recorded with its parent, provider, dependencies, protect flag and its
+inputs with Pulumi secrets still marked, so tests and the offline render can inspect exactly what
+`pulumi up` would send to the engine.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "gitops-platform"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SECRET = "[secret]"
+# What a mock provider hands back for values only a real provider could compute.
+FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n# mock kubeconfig\n"
+FAKE_GENERATED = "mock-generated-secret-value"
+FAKE_ADMIN_PASSWORD = "mock-initial-admin-password"
+
+
+class SecretsStore(dict):
+    pass
+
+
+def _unwrap(value: Any, secret_paths: list[str], path: str = "", reveal: bool = False) -> Any:
+    """Replace Pulumi secret envelopes with `[secret]` (recording where) and unknowns with None.
+    With `reveal`, secrets keep their real value (for tests that look for leaks)."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+            secret_paths.append(path)
+            return _unwrap(value.get("value"), [], path, reveal) if reveal else SECRET
+        if value.get(SECRET_SIG) == "5cf8f73096256a8f31e491e813e4eb8e":  # resource reference
+            return value.get("urn")
+        if value.get(SECRET_SIG) == "d0e6a833031e9bbcd3f4e8bde6ca49a4":  # output value
+            if value.get("secret"):
+                secret_paths.append(path)
+                if not reveal:
+                    return SECRET
+            return _unwrap(value.get("value"), secret_paths, path, reveal)
+        return {k: _unwrap(v, secret_paths, f"{path}.{k}" if path else k, reveal) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v, secret_paths, f"{path}[{i}]", reveal) for i, v in enumerate(value)]
+    if value == UNKNOWN:
+        return None
+    return value
+
+
+@dataclass
+class Registration:
+    """One resource the program registered."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str
+    dependencies: list[str]
+    protect: bool
+    custom: bool
+    inputs: dict[str, Any]            # secrets replaced by "[secret]"
+    secret_paths: list[str]           # input paths that were Pulumi secrets
+    raw_inputs: dict[str, Any] = field(repr=False, default_factory=dict)  # real values (tests only)
+    delete_before_replace: bool = False
+
+    @property
+    def is_kubernetes_object(self) -> bool:
+        return self.type.startswith("kubernetes:") and self.custom and "apiVersion" in self.inputs \
+            and self.type not in ("kubernetes:helm.sh/v3:Release",) and not self.type.startswith("kubernetes:yaml")
+
+    def manifest(self) -> dict[str, Any]:
+        """The Kubernetes object exactly as it would be applied (secret values masked)."""
+        body = {k: v for k, v in self.inputs.items() if v is not None}
+        ordered = {"apiVersion": body.pop("apiVersion"), "kind": body.pop("kind")}
+        if "metadata" in body:
+            ordered["metadata"] = body.pop("metadata")
+        ordered.update(body)
+        return ordered
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi_mocks.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            struct = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+            secret_paths: list[str] = []
+            inputs = _unwrap(struct, secret_paths)
+            raw = _unwrap(struct, [], reveal=True) if secret_paths else inputs
+            self.registrations.append(Registration(
+                urn=response.urn, type=request.type, name=request.name, parent=request.parent,
+                provider=request.provider, dependencies=list(request.dependencies), protect=request.protect,
+                custom=request.custom, inputs=inputs, secret_paths=secret_paths, raw_inputs=raw,
+                delete_before_replace=request.deleteBeforeReplace))
+        return response
+
+
+class PlatformMocks(pulumi_mocks.Mocks):
+    """Provider stand-ins: outputs = inputs, plus what only a real provider could know."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == "command:local:Command":
+            outputs["stdout"] = FAKE_KUBECONFIG
+            outputs["stderr"] = ""
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = FAKE_GENERATED
+            outputs["bcryptHash"] = "$2a$10$mock"
+        elif args.typ == "eks:index:Cluster":
+            outputs["kubeconfigJson"] = json.dumps(yaml.safe_load(FAKE_KUBECONFIG))
+            outputs["kubeconfig"] = yaml.safe_load(FAKE_KUBECONFIG)
+        elif args.typ == "kubernetes:helm.sh/v3:Release":
+            outputs["status"] = {"name": args.inputs.get("name") or args.name,
+                                 "namespace": args.inputs.get("namespace", "default"), "status": "deployed"}
+        elif args.typ == "kubernetes:core/v1:Secret" and args.resource_id:
+            # A read of an existing Secret (the chart-generated Argo CD admin password).
+            outputs.setdefault("data", {"password": base64.b64encode(FAKE_ADMIN_PASSWORD.encode()).decode()})
+        resource_id = args.resource_id or f"{args.name}-id"
+        return resource_id, outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        return {}
+
+
+@dataclass
+class RunResult:
+    resources: list[Registration]
+    outputs: dict[str, Any]          # stack outputs, secrets as "[secret]"
+    secret_outputs: set[str]
+    raw_outputs: dict[str, Any]
+    errors: list[str]                # config/program errors logged with pulumi.log.error
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def k8s_objects(self) -> list[Registration]:
+        return [r for r in self.resources if r.is_kubernetes_object]
+
+    def find(self, kind: str, name: str, namespace: str | None = None) -> Registration:
+        for r in self.k8s_objects():
+            meta = r.inputs.get("metadata") or {}
+            if r.inputs.get("kind") == kind and meta.get("name") == name and \
+                    (namespace is None or meta.get("namespace") == namespace):
+                return r
+        raise KeyError(f"no {kind} {namespace + '/' if namespace else ''}{name} was registered")
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.resources}
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], dict[str, str]]:
+    """(structured config, secrets) from Pulumi.<stack>.yaml, keys without the project prefix.
+
+    An encrypted `secure:` value counts as a set secret; its plaintext is unknowable offline, so it is
+    represented by a fixed stand-in that is itself treated as a secret everywhere.
+    """
+    path = root / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text()) or {}
+    config, secrets = {}, {}
+    for key, value in (document.get("config") or {}).items():
+        namespace, _, name = key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secrets[name] = f"secure-value-of-{name}"
+        else:
+            config[name] = value
+    return config, secrets
+
+
+def run_program(stack: str, config: dict[str, Any], secrets: dict[str, str] | None = None,
+                root: Path = ROOT, preview: bool = False) -> RunResult:
+    """Run `root/__main__.py` for `stack` with `config` (unprefixed keys) and `secrets` under mocks."""
+    secrets = secrets or {}
+    settings.ROOT.set(None)
+    monitor = RecordingMonitor(PlatformMocks())
+    collector = _ErrorCollector()
+    logger = logging.getLogger(f"gitops-platform.mockrun.{id(monitor)}")
+    logger.propagate = False
+    logger.addHandler(collector)
+    pulumi_mocks.set_mocks(PlatformMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor,
+                           logger=logger)
+    all_config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    all_config.update({f"{PROJECT}:{k}": v for k, v in secrets.items()})
+    pulumi.runtime.set_all_config(all_config, [f"{PROJECT}:{k}" for k in secrets])
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+
+    failure: BaseException | None = None
+    saved_path = list(sys.path)
+    sys.path.insert(0, str(root))
+    previous_cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__")))
+    except pulumi.RunError as err:
+        failure = err
+    finally:
+        os.chdir(previous_cwd)
+        sys.path[:] = saved_path
+
+    stack_resource = settings.get_root_resource()
+    exported = dict(getattr(stack_resource, "outputs", {}) or {})
+    outputs, raw_outputs, secret_outputs = {}, {}, set()
+    for key, value in exported.items():
+        out = pulumi.Output.from_input(value)
+        raw_outputs[key] = _sync_await(out.future(with_unknowns=True))
+        if _sync_await(out.is_secret()):
+            secret_outputs.add(key)
+            outputs[key] = SECRET
+        else:
+            outputs[key] = raw_outputs[key]
+    errors = list(collector.lines)
+    if failure is not None and not errors:
+        errors.append(str(failure))
+    return RunResult(resources=monitor.registrations, outputs=outputs, secret_outputs=secret_outputs,
+                     raw_outputs=raw_outputs, errors=errors)
+
+
+def run_stack(stack: str, root: Path = ROOT) -> RunResult:
+    config, secrets = load_stack_file(stack, root)
+    return run_program(stack, config, secrets, root)
