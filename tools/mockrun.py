@@ -64,6 +64,27 @@ def _unwrap(value: Any, secret_paths: list[str], path: str = "", reveal: bool = 
     return value
 
 
+RESOURCE_REF = "5cf8f73096256a8f31e491e813e4eb8e"
+
+
+def _has_resource_ref(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get(SECRET_SIG) == RESOURCE_REF or any(_has_resource_ref(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_resource_ref(v) for v in value)
+    return False
+
+
+def _refs_to_urns(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == RESOURCE_REF:
+            return value.get("urn")
+        return {k: _refs_to_urns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_refs_to_urns(v) for v in value]
+    return value
+
+
 @dataclass
 class Registration:
     """One resource the program registered."""
@@ -102,9 +123,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request):
+        struct = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        if _has_resource_ref(struct):
+            # The mock monitor would rehydrate resource references on its worker thread's event loop,
+            # which the program's loop cannot await; the URN is all a mock provider needs.
+            request.object.Clear()
+            request.object.update(_refs_to_urns(struct))
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            struct = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
             secret_paths: list[str] = []
             inputs = _unwrap(struct, secret_paths)
             raw = _unwrap(struct, [], reveal=True) if secret_paths else inputs
