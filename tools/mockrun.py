@@ -61,6 +61,8 @@ def _unwrap(value: Any, secret_paths: list[str], path: str = "", reveal: bool = 
         return [_unwrap(v, secret_paths, f"{path}[{i}]", reveal) for i, v in enumerate(value)]
     if value == UNKNOWN:
         return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Structs carry every number as a double
     return value
 
 

@@ -63,8 +63,8 @@ def summary_line(reg: Registration) -> str:
 
 
 def summary(result: RunResult) -> list[str]:
-    others = [r for r in result.resources if not r.is_kubernetes_object and r.custom
-              and not r.type.startswith("pulumi:providers:")]
+    others = [r for r in result.resources if not r.is_kubernetes_object
+              and not r.type.startswith(("pulumi:providers:", "gitops-platform:"))]
     lines = [f"{len(result.k8s_objects())} Kubernetes objects, {len(result.resources)} resources in all"]
     if others:
         lines.append("not Kubernetes objects (applied by providers at deploy time):")
