@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command: build a fresh virtualenv from the pinned requirements, lint, run the tests.
+#   bash tools/test.sh [pytest args...]
+# Uses ./venv (the same virtualenv Pulumi.yaml points the Pulumi CLI at). FRESH=1 rebuilds it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ "${FRESH:-0}" = 1 ] || [ ! -x venv/bin/python ] || ! cmp -s requirements-dev.txt venv/.requirements-dev.txt \
+    || ! cmp -s requirements.txt venv/.requirements.txt; then
+  rm -rf venv
+  "$PY" -m venv venv
+  venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  cp requirements-dev.txt venv/.requirements-dev.txt
+  cp requirements.txt venv/.requirements.txt
+fi
+venv/bin/python -m ruff check .
+venv/bin/python -m pytest "$@"
