@@ -327,8 +327,21 @@ class ArgoCDConfig(Model):
     webhook: bool = True
     cascade_delete: bool = False
     sync_windows: list[SyncWindow] | None = None
+    # Where users and GitHub reach the Argo CD server when it sits behind an ingress or load balancer
+    # the platform does not manage (eks/existing); drives the URL and webhook URL outputs.
+    external_url: str | None = None
 
     _reconciliation = field_validator("reconciliation")(classmethod(lambda cls, v: check_duration(v)))
+
+    @field_validator("external_url")
+    @classmethod
+    def _external_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
+            raise ValueError(f"{value!r} is not an http(s) URL of the Argo CD server like https://argocd.example.com")
+        return value.rstrip("/")
 
     @field_validator("app_of_apps", mode="before")
     @classmethod
@@ -513,6 +526,8 @@ def _key(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             key += f"[{part}]"
+        elif not re.match(r"^[A-Za-z0-9_.-]+$", str(part)):
+            key += f"[{str(part)!r}]"  # a hostile key is quoted, never printed raw (newlines, spaces)
         else:
             key += ("" if first else ".") + str(part)
         first = False
