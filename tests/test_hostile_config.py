@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError, PlatformConfig, load_config
-from tools.mockrun import load_stack_file
 
 CORPUS = sorted((Path(__file__).parent / "fixtures" / "malformed").glob("*.yaml"))
 
@@ -24,15 +23,10 @@ def expected_line(path: Path) -> str:
 
 def load_case(path: Path) -> tuple[dict, str]:
     """(raw config, stack name) of a corpus file, read the way the render reads a stack file."""
-    config, _ = load_stack_file(path.name.removeprefix("Pulumi.").removesuffix(".yaml"), path.parent) \
-        if path.name.startswith("Pulumi.") else _read(path)
+    document = yaml.safe_load(path.read_text())
+    config = {k.partition(":")[2]: v for k, v in document["config"].items()}
     env = config.get("environment", "dev")
     return config, env if env in ("dev", "staging", "prod") else "dev"
-
-
-def _read(path: Path) -> tuple[dict, dict]:
-    document = yaml.safe_load(path.read_text())
-    return {k.partition(":")[2]: v for k, v in document["config"].items()}, {}
 
 
 def test_corpus_has_at_least_thirty_cases():
