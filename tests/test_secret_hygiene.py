@@ -1,0 +1,92 @@
+"""Secret hygiene: known secret values never appear in the render, in a non-secret stack output, or in
+any resource input that is not a Pulumi secret."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tools.mockrun import FAKE_ADMIN_PASSWORD, FAKE_GENERATED, FAKE_KUBECONFIG
+from tools.render import manifests, to_yaml
+
+KNOWN = {
+    "gitToken": "ghp_KNOWN_git_token_0001",
+    "registryPassword": "KNOWN-registry-password-0002",
+    "argocdWebhookSecret": "KNOWN-argocd-webhook-0003",
+    "tektonWebhookSecret": "KNOWN-tekton-webhook-0004",
+    "fluxWebhookToken": "KNOWN-flux-webhook-0005",
+    "argocdToken": "KNOWN-argocd-api-token-0006",
+}
+# Values only a provider knows (kubeconfig, generated passwords, the admin password) count as secrets too.
+PROVIDER_SECRETS = [FAKE_KUBECONFIG.strip().splitlines()[-1], FAKE_GENERATED, FAKE_ADMIN_PASSWORD]
+
+
+def everything_on(base_config):
+    config = dict(base_config)
+    config["imageUpdates"] = "flux"
+    config["apps"] = [dict(app, imagePolicy={"semver": ">=1.0.0"}, canary={"enabled": True})
+                      for app in base_config["apps"]]
+    return config
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def _leaks(value, secret_values):
+    return [s for text in _strings(value) for s in secret_values if s in text]
+
+
+@pytest.fixture(params=["dev", "prod"])
+def result(request, run, base_config):
+    secrets = dict(KNOWN)
+    if request.param == "prod":
+        base_config["cluster"] = {"provider": "eks", "eks": {"region": "us-west-2"}}
+    return run(everything_on(base_config), stack=request.param, secrets=secrets)
+
+
+def test_no_known_secret_in_the_render(result):
+    assert result.errors == []
+    text = to_yaml(manifests(result))
+    leaked = [name for name, value in KNOWN.items() if value in text]
+    leaked += [v for v in PROVIDER_SECRETS if v in text]
+    assert not leaked, f"secret values of {leaked} appear in the render"
+
+
+def test_no_known_secret_in_a_non_secret_output(result):
+    plain = {k: v for k, v in result.raw_outputs.items() if k not in result.secret_outputs}
+    leaked = _leaks(plain, list(KNOWN.values()) + PROVIDER_SECRETS)
+    assert not leaked, "a non-secret stack output carries a secret value"
+    for key, value in result.outputs.items():
+        if key in result.secret_outputs:
+            assert value == "[secret]"
+
+
+def test_no_known_secret_in_a_non_secret_resource_input(result):
+    offenders = []
+    for reg in result.resources:
+        # `inputs` has every Pulumi secret masked: any known value left in it was passed in plain text.
+        if _leaks(reg.inputs, list(KNOWN.values()) + PROVIDER_SECRETS):
+            offenders.append(f"{reg.type} {reg.name}")
+    assert not offenders, f"plain-text secret inputs in: {offenders}"
+
+
+def test_secrets_that_are_used_are_marked_secret_where_they_are_used(result):
+    used = [reg for reg in result.resources if _leaks(reg.raw_inputs, list(KNOWN.values()))]
+    assert used, "the known secrets reach no resource at all; the test would prove nothing"
+    for reg in used:
+        assert reg.secret_paths, f"{reg.type} {reg.name} uses a secret but marks no input secret"
+
+
+def test_the_stack_file_secure_values_never_appear(stack_result):
+    stack, result = stack_result
+    text = to_yaml(manifests(result)) + json.dumps(
+        {k: v for k, v in result.raw_outputs.items() if k not in result.secret_outputs}, default=str)
+    assert "secure-value-of-" not in text
