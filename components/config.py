@@ -364,8 +364,49 @@ class TektonConfig(Model):
     storage: str = "1Gi"
     git_user_name: str = "gitops-platform pipeline-bot"
     git_user_email: str = "pipeline-bot@gitops-platform.local"
+    deploy_branch: str = "main"           # pushes to this source branch update the dev overlay
+    test_image: str | None = None         # image of the run-tests task (default: versions.imageTestRunner)
+    test_script: str = "if [ -x ./ci/test.sh ]; then ./ci/test.sh; else echo 'no executable ci/test.sh: no tests'; fi"
+    argocd_server: str = "argocd-server.argocd.svc.cluster.local:443"  # used by argocd-sync (argocdToken set)
+    argocd_insecure: bool = False          # skip TLS verification of argocdServer (self-signed certificate)
+    github_api_url: str | None = None      # for stage-release pull requests; default from configRepo.url
 
     _namespace = field_validator("namespace")(classmethod(lambda cls, v: dns_label("namespace name")(v)))
+
+    @field_validator("deploy_branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        if not value or not re.match(r"^[A-Za-z0-9._/-]+$", value) or ".." in value or value.startswith("/"):
+            raise ValueError(f"{value!r} is not a valid git branch name")
+        return value
+
+    @field_validator("release_branch_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9._/-]*$", value) or ".." in value or value.startswith("/"):
+            raise ValueError(f"{value!r} is not a valid git branch name prefix")
+        return value
+
+    @field_validator("storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if not re.match(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$", str(value)):
+            raise ValueError(f"{value!r} is not a Kubernetes storage quantity like 1Gi")
+        return value
+
+    @field_validator("test_image")
+    @classmethod
+    def _test_image(cls, value: str | None) -> str | None:
+        if value is not None and not image_is_pinned(value):
+            raise ValueError(f"{value!r} is not pinned to an exact tag or digest")
+        return value
+
+    @field_validator("github_api_url")
+    @classmethod
+    def _api(cls, value: str | None) -> str | None:
+        if value is not None and (urlparse(value).scheme != "https" or not urlparse(value).hostname):
+            raise ValueError(f"{value!r} is not an https:// URL of a GitHub API (https://api.github.com)")
+        return value
 
     @model_validator(mode="after")
     def _ssh(self):
@@ -503,6 +544,7 @@ class PlatformConfig(Model):
                                "name the app's Ingress"))
             if self.image_updates == "flux" and app.image_policy is None:
                 errors.append((f"apps[{i}].imagePolicy", "is required with imageUpdates: flux"))
+        errors += self._name_collisions()
         if self.image_updates == "flux" and not self.features.flux:
             errors.append(("imageUpdates", "'flux' needs features.flux: true"))
         if self.tekton.git_auth == "ssh" and not repo_is_ssh(self.config_repo.url):
@@ -510,6 +552,36 @@ class PlatformConfig(Model):
         if errors:
             raise PlatformConfigErrors(errors)
         return self
+
+    def _name_collisions(self) -> list[tuple[str, str]]:
+        """Objects two apps would both own once names are derived the way Kubernetes tools derive them.
+
+        Flagger turns Deployment `d` into `d-primary` and adds Services `d`, `d-canary`, `d-primary`, so
+        a canary app `web` and an app `web-primary` in the same namespace would fight over one object,
+        and derived names must still fit the 63-character limit of a Service name.
+        """
+        errors: list[tuple[str, str]] = []
+        owners: dict[tuple[str, str], int] = {}
+        for i, app in enumerate(self.apps):
+            ns = self.namespace_of(app)
+            names = [app.name]
+            if app.has_canary:
+                target = app.canary.deployment or app.name
+                names = list(dict.fromkeys([app.name, target, f"{target}-primary", f"{target}-canary"]))
+                if len(target) > 63 - len("-primary"):
+                    errors.append((f"apps[{i}].name" if not app.canary.deployment else f"apps[{i}].canary.deployment",
+                                   f"{target!r} is too long for a canary: Flagger's '{target}-primary' would exceed "
+                                   "63 characters"))
+            for name in names:
+                other = owners.get((ns, name))
+                if other is not None and self.apps[other].name != app.name:  # same name: a duplicate, reported once
+                    errors.append((f"apps[{i}].name", f"{app.name!r} collides with apps[{other}] "
+                                   f"({self.apps[other].name!r}) on {name!r} in namespace {ns!r}"
+                                   + (" (Flagger derives -primary/-canary names)" if name != app.name
+                                      or self.apps[other].has_canary else "")))
+                    break
+                owners[(ns, name)] = i
+        return errors
 
 
 class ConfigError(Exception):
