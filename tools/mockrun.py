@@ -41,20 +41,28 @@ class SecretsStore(dict):
     pass
 
 
+def _mask(value: Any) -> Any:
+    """A secret's stand-in: `[secret]`, keeping the keys of a secret mapping (pulumi-kubernetes marks a
+    Secret's whole `data`/`stringData` secret) so the masked object keeps its schema shape."""
+    if isinstance(value, dict) and value.get(SECRET_SIG) is None:
+        return {k: SECRET for k in value}
+    return SECRET
+
+
 def _unwrap(value: Any, secret_paths: list[str], path: str = "", reveal: bool = False) -> Any:
     """Replace Pulumi secret envelopes with `[secret]` (recording where) and unknowns with None.
     With `reveal`, secrets keep their real value (for tests that look for leaks)."""
     if isinstance(value, dict):
         if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
             secret_paths.append(path)
-            return _unwrap(value.get("value"), [], path, reveal) if reveal else SECRET
+            return _unwrap(value.get("value"), [], path, reveal) if reveal else _mask(value.get("value"))
         if value.get(SECRET_SIG) == "5cf8f73096256a8f31e491e813e4eb8e":  # resource reference
             return value.get("urn")
         if value.get(SECRET_SIG) == "d0e6a833031e9bbcd3f4e8bde6ca49a4":  # output value
             if value.get("secret"):
                 secret_paths.append(path)
                 if not reveal:
-                    return SECRET
+                    return _mask(value.get("value"))
             return _unwrap(value.get("value"), secret_paths, path, reveal)
         return {k: _unwrap(v, secret_paths, f"{path}.{k}" if path else k, reveal) for k, v in value.items()}
     if isinstance(value, list):
@@ -176,8 +184,8 @@ class RunResult:
     resources: list[Registration]
     outputs: dict[str, Any]          # stack outputs, secrets as "[secret]"
     secret_outputs: set[str]
-    raw_outputs: dict[str, Any]
-    errors: list[str]                # config/program errors logged with pulumi.log.error
+    raw_outputs: dict[str, Any] = field(repr=False)  # real values: never shown in a failure message
+    errors: list[str] = field(default_factory=list)                # config/program errors logged with pulumi.log.error
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
