@@ -1,0 +1,234 @@
+"""Argo CD objects for the configured apps: the AppProject, one Application per app, the RBAC that
+lets the application controller deploy into the app namespaces, and the config repo credentials."""
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import App, PlatformConfig, app_of_apps_names, repo_is_ssh
+from components.models import LABELS, ObjectMeta, custom_resource
+from components.models.argocd import (
+    MANIFEST_GENERATE_PATHS,
+    RESOURCES_FINALIZER,
+    Application,
+    ApplicationDestination,
+    ApplicationSource,
+    ApplicationSpec,
+    AppProject,
+    AppProjectSpec,
+    Backoff,
+    GroupKind,
+    ProjectSyncWindow,
+    ResourceIgnoreDifferences,
+    RetryStrategy,
+    SyncAutomated,
+    SyncPolicy,
+)
+
+SYNC_OPTIONS = ["CreateNamespace=true", "PruneLast=true"]
+RETRY = RetryStrategy(limit=5, backoff=Backoff(duration="5s", factor=2, max_duration="3m"))
+REPO_SECRET = "config-repo"
+ROLE_BINDING = "argocd-admin"
+
+
+@dataclass(frozen=True)
+class ArgoApplicationsArgs:
+    """The platform config, where Argo CD runs, and what its objects must wait for."""
+
+    config: PlatformConfig
+    provider: k8s.Provider
+    install: pulumi.Resource                   # the Argo CD Helm release (brings the CRDs)
+    argocd_namespace: pulumi.Resource          # the `argocd` Namespace resource
+    namespaces: dict[str, pulumi.Resource]     # app namespace -> Namespace resource
+    service_accounts: tuple[str, ...]          # Argo CD's controller and server ServiceAccounts
+    namespace: str = "argocd"
+    git_token: pulumi.Output[str] | None = None
+    git_ssh_private_key: pulumi.Output[str] | None = None
+
+
+def sync_policy(sync: str, extra_options: tuple[str, ...] = ()) -> SyncPolicy:
+    """`auto`: automated prune + selfHeal; `manual`: no `automated` block. Same options and retry."""
+    automated = SyncAutomated(prune=True, self_heal=True, allow_empty=False) if sync == "auto" else None
+    return SyncPolicy(automated=automated, sync_options=[*SYNC_OPTIONS, *extra_options], retry=RETRY)
+
+
+def generate_paths(path: str) -> str:
+    """The manifest-generate-paths annotation: the app path, absolute in the repo (a relative value
+    would be read relative to the app path), plus the kustomize base next to an `overlays/<env>` path
+    so a change to the base refreshes every environment of the app and nothing else."""
+    paths = ["/" + path]
+    parent, _ = posixpath.split(path)
+    root, overlays = posixpath.split(parent)
+    if overlays == "overlays":
+        paths.append("/" + posixpath.join(root, "base") if root else "/base")
+    return ";".join(paths)
+
+
+def application(config: PlatformConfig, app: App, namespace: str, labels: dict[str, str]) -> Application:
+    """The Application that deploys `app` from the config repo into its namespace."""
+    path = config.path_of(app)
+    ignore, extra_options = None, ()
+    if app.has_canary:
+        # Flagger scales the app's Deployment to zero and runs a `-primary` copy; without this Argo CD
+        # would report OutOfSync forever and selfHeal would fight Flagger over the replica count.
+        # RespectIgnoreDifferences keeps a sync from resetting the ignored field too.
+        ignore = [ResourceIgnoreDifferences(group="apps", kind="Deployment",
+                                            name=app.canary.deployment or app.name,
+                                            json_pointers=["/spec/replicas"])]
+        extra_options = ("RespectIgnoreDifferences=true",)
+    return Application(
+        metadata=ObjectMeta(
+            name=app.name, namespace=namespace, labels=labels,
+            annotations={MANIFEST_GENERATE_PATHS: generate_paths(path)},
+            finalizers=[RESOURCES_FINALIZER] if config.argocd.cascade_delete else None),
+        spec=ApplicationSpec(
+            project=config.argocd_project,
+            source=ApplicationSource(repo_url=config.config_repo.url,
+                                     target_revision=config.config_repo.revision, path=path),
+            destination=ApplicationDestination(namespace=config.namespace_of(app)),
+            sync_policy=sync_policy(config.sync_of(app), extra_options),
+            ignore_differences=ignore))
+
+
+def sync_windows(config: PlatformConfig) -> list[ProjectSyncWindow] | None:
+    windows = [ProjectSyncWindow(kind=w.kind, schedule=w.schedule, duration=w.duration,
+                                 manual_sync=w.manual_sync, time_zone=w.timezone,
+                                 applications=list(w.applications))
+               for w in config.sync_windows]
+    return windows or None
+
+
+def app_project(config: PlatformConfig, namespace: str, labels: dict[str, str]) -> AppProject:
+    """The platform's AppProject: the config repo only, the app namespaces only, Namespaces as the
+    only cluster-scoped kind."""
+    return AppProject(
+        metadata=ObjectMeta(name=config.argocd_project, namespace=namespace, labels=labels),
+        spec=AppProjectSpec(
+            description=f"gitops-platform apps of the {config.environment} environment",
+            source_repos=[config.config_repo.url],
+            destinations=[ApplicationDestination(namespace=ns) for ns in config.app_namespaces],
+            cluster_resource_whitelist=[GroupKind(group="", kind="Namespace")],
+            namespace_resource_whitelist=[GroupKind(group="*", kind="*")],
+            sync_windows=sync_windows(config)))
+
+
+def root_names(config: PlatformConfig) -> tuple[str, str]:
+    """(AppProject, Application) names of the app-of-apps root."""
+    return app_of_apps_names(config.argocd_project)
+
+
+def root_project(config: PlatformConfig, namespace: str, labels: dict[str, str]) -> AppProject:
+    """The app-of-apps root gets a project of its own: it must write Applications into the Argo CD
+    namespace, which the apps' project must never allow (an app could then deploy anything there)."""
+    project, _ = root_names(config)
+    return AppProject(
+        metadata=ObjectMeta(name=project, namespace=namespace, labels=labels),
+        spec=AppProjectSpec(
+            description=f"app-of-apps root of the {config.environment} environment (Applications only)",
+            source_repos=[config.config_repo.url],
+            destinations=[ApplicationDestination(namespace=namespace)],
+            cluster_resource_whitelist=[],
+            namespace_resource_whitelist=[GroupKind(group="argoproj.io", kind="Application")],
+            sync_windows=sync_windows(config)))
+
+
+def root_application(config: PlatformConfig, namespace: str, labels: dict[str, str]) -> Application:
+    project, name = root_names(config)
+    path = config.argocd.app_of_apps.path
+    return Application(
+        metadata=ObjectMeta(
+            name=name, namespace=namespace, labels=labels,
+            annotations={MANIFEST_GENERATE_PATHS: "/" + path},
+            finalizers=[RESOURCES_FINALIZER] if config.argocd.cascade_delete else None),
+        spec=ApplicationSpec(
+            project=project,
+            source=ApplicationSource(repo_url=config.config_repo.url,
+                                     target_revision=config.config_repo.revision, path=path),
+            destination=ApplicationDestination(namespace=namespace),
+            # Same default as the apps: automatic outside prod, a person syncs the root in prod.
+            sync_policy=sync_policy("manual" if config.is_prod else "auto")))
+
+
+class ArgoApplications(pulumi.ComponentResource):
+    """One AppProject, one Application per app, one RoleBinding (ClusterRole `admin` for Argo CD's
+    application controller and server) per app namespace, the config repo credentials Secret when a token or
+    SSH key is set, and the optional app-of-apps root (with its own project).
+
+    Outputs: `project` (the AppProject name), `applications` (app name -> Application name).
+    """
+
+    def __init__(self, name: str, args: ArgoApplicationsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gitops-platform:argocd:ArgoApplications", name, None, opts)
+        config = args.config
+        ns = args.namespace
+        labels = {**LABELS, "gitops-platform/environment": config.environment}
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        crd_deps: list[pulumi.Resource] = [args.install]
+        self.repo_secret = self._repo_secret(name, args, labels, child)
+        # Applications also wait for the credentials, so their first fetch of a private repo succeeds.
+        source_deps = [*crd_deps, *([self.repo_secret] if self.repo_secret is not None else [])]
+
+        # Namespace-scoped `admin` instead of the chart's cluster-wide write access (seed roles.yaml):
+        # the controller deploys here, the server deletes/patches here from the UI.
+        self.role_bindings: dict[str, k8s.rbac.v1.RoleBinding] = {}
+        for app_ns in config.app_namespaces:
+            self.role_bindings[app_ns] = k8s.rbac.v1.RoleBinding(
+                f"{name}-rb-{app_ns}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=ROLE_BINDING, namespace=app_ns, labels=labels),
+                role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                                                 name="admin"),
+                subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account, namespace=ns)
+                          for account in args.service_accounts],
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[args.namespaces[app_ns]])))
+
+        self.project = custom_resource(
+            f"{name}-project", app_project(config, ns, labels),
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=crd_deps)))
+
+        # Each Application also waits for its namespace and RoleBinding, so on destroy it goes first
+        # and the controller can still delete (cascadeDelete) what it deployed there.
+        self.applications: dict[str, pulumi.Resource] = {}
+        for app in config.apps:
+            app_ns = config.namespace_of(app)
+            self.applications[app.name] = custom_resource(
+                f"{name}-app-{app.name}", application(config, app, ns, labels),
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[
+                    *source_deps, self.project, args.namespaces[app_ns], self.role_bindings[app_ns]])))
+
+        self.root_project = self.root_application = None
+        if config.argocd.app_of_apps.enabled:
+            self.root_project = custom_resource(
+                f"{name}-root-project", root_project(config, ns, labels),
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=crd_deps)))
+            self.root_application = custom_resource(
+                f"{name}-root-app", root_application(config, ns, labels),
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                    depends_on=[*source_deps, self.root_project, self.project])))
+
+        self.register_outputs({"project": config.argocd_project,
+                               "applications": {a.name: a.name for a in config.apps}})
+
+    @staticmethod
+    def _repo_secret(name: str, args: ArgoApplicationsArgs, labels: dict[str, str],
+                     child: pulumi.ResourceOptions) -> k8s.core.v1.Secret | None:
+        """Argo CD's declarative repository Secret for the config repo; public repos need none."""
+        repo = args.config.config_repo
+        if repo_is_ssh(repo.url):
+            if args.git_ssh_private_key is None:
+                return None
+            credentials = {"sshPrivateKey": pulumi.Output.secret(args.git_ssh_private_key)}
+        else:
+            if args.git_token is None:
+                return None
+            credentials = {"username": repo.username, "password": pulumi.Output.secret(args.git_token)}
+        return k8s.core.v1.Secret(
+            f"{name}-repo-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=REPO_SECRET, namespace=args.namespace,
+                labels={**labels, "argocd.argoproj.io/secret-type": "repository"}),
+            type="Opaque",
+            string_data={"type": "git", "url": repo.url, **credentials},
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[args.argocd_namespace])))

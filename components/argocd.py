@@ -1,0 +1,171 @@
+"""Argo CD from the official argo-cd Helm chart, pinned in the versions table."""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.config import ArgoCDConfig
+from components.models import LABELS
+from components.versions import Versions
+
+NAMESPACE = "argocd"
+RELEASE = "argocd"
+# The chart names its objects after the release ("argocd" + component); the controller's
+# ServiceAccount name is also set explicitly in the values so RoleBindings and chart agree.
+CONTROLLER_SERVICE_ACCOUNT = "argocd-application-controller"
+SERVER_SERVICE_ACCOUNT = "argocd-server"
+SERVER_SERVICE = "argocd-server"
+INITIAL_ADMIN_SECRET = "argocd-initial-admin-secret"
+ADMIN_USER = "admin"
+PORT_FORWARD_LOCAL_PORT = 8080
+
+# The chart's default controller ClusterRole is `*` on `*` plus every non-resource URL: cluster-admin.
+# Argo CD's cluster cache still has to list and watch every kind cluster-wide, so the controller keeps
+# read access everywhere; writes come only from the per-namespace RoleBindings to `admin` that
+# `ArgoApplications` creates, plus Namespaces, the one cluster-scoped kind AppProjects allow.
+CONTROLLER_CLUSTER_RULES = [
+    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+    {"nonResourceURLs": ["*"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create", "update", "patch"]},
+]
+# The chart's default server ClusterRole adds get/patch/delete on `*` for the UI's "delete resource" and
+# `argocd app patch`, which would reach every namespace. The server keeps read access for the UI; its
+# writes come from the same per-namespace RoleBindings as the controller's.
+SERVER_CLUSTER_RULES = [
+    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "create"]},
+    {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get"]},
+    {"apiGroups": ["argoproj.io"], "resources": ["applications", "applicationsets"],
+     "verbs": ["get", "list", "update", "watch"]},
+]
+
+
+@dataclass(frozen=True)
+class ArgoCDArgs:
+    """What the install needs: its config section, the pinned versions, how the cluster is reached."""
+
+    argocd: ArgoCDConfig
+    versions: Versions
+    provider: k8s.Provider
+    on_kind: bool = False
+    node_port: int = 30080            # the NodePort kind maps to `host_port`
+    host_port: int = 8080             # the port on the user's machine (kind only)
+    protect: bool = False
+    webhook_secret: pulumi.Output[str] | None = None  # generated when None and the webhook is on
+
+
+def chart_values(args: ArgoCDArgs, url: str, webhook_secret: pulumi.Output[str] | None) -> dict:
+    """Helm values for the argo-cd chart (keys from argo-helm charts/argo-cd/values.yaml)."""
+    cfg = args.argocd
+    values: dict = {
+        "global": {"image": {"tag": args.versions.argocd_app_version}},
+        # Local admin only; SSO through Dex is added by whoever configures an identity provider.
+        "dex": {"enabled": False},
+        "configs": {
+            "cm": {"url": url, "timeout.reconciliation": cfg.reconciliation},
+            "params": {},
+        },
+        "controller": {
+            "serviceAccount": {"create": True, "name": CONTROLLER_SERVICE_ACCOUNT},
+            "clusterRoleRules": {"enabled": True, "rules": CONTROLLER_CLUSTER_RULES},
+        },
+        "server": {
+            "serviceAccount": {"create": True, "name": SERVER_SERVICE_ACCOUNT},
+            "clusterRoleRules": {"enabled": True, "rules": SERVER_CLUSTER_RULES},
+            "service": {"type": "ClusterIP"},
+        },
+    }
+    if args.on_kind:
+        # kind maps the host port to this NodePort; TLS is off so http://localhost:<port> works
+        # without a certificate on a cluster that only listens on 127.0.0.1.
+        values["server"]["service"].update(type="NodePort", nodePortHttp=args.node_port)
+        values["configs"]["params"]["server.insecure"] = True
+    if webhook_secret is not None:
+        values["configs"]["secret"] = {"githubSecret": webhook_secret}
+    if cfg.ha:
+        # The chart's "HA mode without autoscaling" (needs three nodes for redis-ha's anti-affinity).
+        values["redis-ha"] = {"enabled": True}
+        values["controller"]["replicas"] = 1
+        values["server"]["replicas"] = 2
+        values["repoServer"] = {"replicas": 2}
+        values["applicationSet"] = {"replicas": 2}
+    return values
+
+
+class ArgoCD(pulumi.ComponentResource):
+    """Installs Argo CD (namespace `argocd`, Helm chart pinned in the versions table), with the
+    application controller limited to cluster-wide read access and a GitHub webhook secret.
+
+    Outputs: `url`, `admin_user`, `admin_password` (secret, read from the chart's
+    `argocd-initial-admin-secret`), `port_forward` (None on kind), `webhook_url` and
+    `webhook_secret` (secret; both None when the webhook is off). `release` is what every Argo CD
+    custom resource depends on; `namespace` and `service_accounts` (controller, server) say who needs
+    write access in the app namespaces.
+    """
+
+    def __init__(self, name: str, args: ArgoCDArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gitops-platform:argocd:ArgoCD", name, None, opts)
+        cfg = args.argocd
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.controller_service_account = CONTROLLER_SERVICE_ACCOUNT
+        self.service_accounts = (CONTROLLER_SERVICE_ACCOUNT, SERVER_SERVICE_ACCOUNT)
+        self.admin_user = ADMIN_USER
+
+        if cfg.external_url:
+            self.url = cfg.external_url
+            self.port_forward = None
+        elif args.on_kind:
+            self.url = f"http://localhost:{args.host_port}"
+            self.port_forward = None
+        else:
+            self.url = f"https://localhost:{PORT_FORWARD_LOCAL_PORT}"
+            self.port_forward = (f"kubectl port-forward svc/{SERVER_SERVICE} -n {NAMESPACE} "
+                                 f"{PORT_FORWARD_LOCAL_PORT}:443")
+
+        self.webhook_secret: pulumi.Output[str] | None = None
+        self.webhook_url: str | None = None
+        if cfg.webhook:
+            if args.webhook_secret is not None:
+                secret = args.webhook_secret
+            else:
+                secret = random.RandomPassword(
+                    f"{name}-webhook-secret", length=40, special=False,
+                    opts=pulumi.ResourceOptions(parent=self)).result
+            self.webhook_secret = pulumi.Output.secret(secret)
+            self.webhook_url = f"{self.url}/api/webhook"
+
+        self.namespace_resource = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=dict(LABELS)),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)))
+        self.namespace = NAMESPACE
+
+        versions = args.versions
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=RELEASE,
+            chart=versions.argocd_chart,
+            version=versions.argocd_chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.argocd_chart_repo),
+            namespace=self.namespace_resource.metadata.name,
+            values=chart_values(args, self.url, self.webhook_secret),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.namespace_resource])))
+
+        # Argo CD's server writes this Secret on first start; the id is only known once the release is
+        # deployed, so a preview never reads it before it exists.
+        admin_secret = k8s.core.v1.Secret.get(
+            f"{name}-initial-admin-secret",
+            self.release.status.apply(lambda status: f"{status.namespace}/{INITIAL_ADMIN_SECRET}"),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.release])))
+        self.admin_password = pulumi.Output.secret(
+            admin_secret.data.apply(lambda data: base64.b64decode(data["password"]).decode()))
+
+        self.register_outputs({
+            "url": self.url, "adminUser": self.admin_user, "adminPassword": self.admin_password,
+            "portForward": self.port_forward, "webhookUrl": self.webhook_url,
+            "webhookSecret": self.webhook_secret,
+        })
