@@ -250,9 +250,31 @@ class Canary(Model):
     load_test: bool = True
     progress_deadline_seconds: int = Field(600, ge=60)
     deployment: str | None = None  # Deployment name; default: the app name
-    ingress: str | None = None     # Ingress name, for ingress-based providers (nginx, contour...)
+    ingress: str | None = None     # Ingress (nginx, skipper) or ApisixRoute (apisix) the provider routes through
+    gateway: str | None = None     # Gateway API Gateway, "name" or "namespace/name" (provider gatewayapi)
 
     _interval = field_validator("interval")(classmethod(lambda cls, v: check_duration(v)))
+    _deployment = field_validator("deployment")(
+        classmethod(lambda cls, v: v if v is None else dns_label("Deployment name")(v)))
+    _ingress = field_validator("ingress")(
+        classmethod(lambda cls, v: v if v is None else dns_label("Ingress name")(v)))
+
+    @field_validator("interval")
+    @classmethod
+    def _flagger_interval(cls, value: str) -> str:
+        # Flagger's CRD only takes whole seconds or minutes (pattern ^[0-9]+(m|s)).
+        if not re.match(r"^([0-9]+m)?([0-9]+s)?$", value):
+            raise ValueError(f"{value!r} is not a Flagger analysis interval (whole seconds or minutes: 30s, 1m, 1m30s)")
+        return value
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = value.split("/")
+            if len(parts) > 2 or not all(DNS1123_LABEL.match(p) and len(p) <= 63 for p in parts):
+                raise ValueError(f"{value!r} is not a Gateway reference like 'gateway' or 'infra/gateway'")
+        return value
 
     @model_validator(mode="after")
     def _weights(self):
@@ -300,6 +322,9 @@ class SyncWindow(Model):
     duration: str
     manual_sync: bool = True
     timezone: str = "UTC"
+    # Which Applications the window covers (Argo CD applies a window to nothing unless it names
+    # applications, namespaces or clusters); default: every Application of the project.
+    applications: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
 
     _duration = field_validator("duration")(classmethod(lambda cls, v: check_duration(v)))
 
@@ -341,6 +366,9 @@ class ArgoCDConfig(Model):
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
             raise ValueError(f"{value!r} is not an http(s) URL of the Argo CD server like https://argocd.example.com")
+        if parsed.path not in ("", "/"):
+            # Serving under a sub-path needs server.rootpath/basehref, which the platform does not set.
+            raise ValueError(f"{value!r} has a path; serve Argo CD at the root of its own host name")
         return value.rstrip("/")
 
     @field_validator("app_of_apps", mode="before")
@@ -352,7 +380,15 @@ class ArgoCDConfig(Model):
     @field_validator("project")
     @classmethod
     def _project(cls, value: str) -> str:
+        if value == "default":
+            raise ValueError("'default' is Argo CD's built-in AppProject (it allows every repo and "
+                             "destination); choose a name of its own or leave it empty for the environment")
         return value if value == "" else dns_label("AppProject name")(value)
+
+
+def app_of_apps_names(project: str) -> tuple[str, str]:
+    """(AppProject, Application) names of the app-of-apps root for the platform project `project`."""
+    return f"{project}-root", f"{project}-app-of-apps"
 
 
 # ---------------------------------------------------------------- Tekton
@@ -416,17 +452,42 @@ class TektonConfig(Model):
 
 
 # ---------------------------------------------------------------- Flux / Flagger
+FLUX_RECEIVER_TYPES = ("generic", "generic-hmac", "github", "gitlab", "bitbucket", "harbor", "dockerhub", "quay",
+                       "gcr", "nexus", "acr")
+
+
 class FluxConfig(Model):
     push_branch: str = ""
     sync: bool = False
     interval: str = "1m"
+    receiver_type: str | None = None     # webhook Receiver type; default from registry.server
+    ssh_known_hosts: str | None = None   # for an ssh configRepo.url (default: tekton.sshKnownHosts)
+    git_author_name: str = "fluxcdbot"
+    git_author_email: str = "fluxcdbot@users.noreply.github.com"
 
     _interval = field_validator("interval")(classmethod(lambda cls, v: check_duration(v)))
+
+    @field_validator("push_branch")
+    @classmethod
+    def _push_branch(cls, value: str) -> str:
+        if value and (not re.match(r"^[A-Za-z0-9._/-]+$", value) or ".." in value or value.startswith("/")):
+            raise ValueError(f"{value!r} is not a valid git branch name")
+        return value
+
+    @field_validator("receiver_type")
+    @classmethod
+    def _receiver_type(cls, value: str | None) -> str | None:
+        if value is not None and value not in FLUX_RECEIVER_TYPES:
+            raise ValueError(f"{value!r} is not a Flux Receiver type (one of {', '.join(FLUX_RECEIVER_TYPES)})")
+        return value
 
 
 MESH_PROVIDERS = ("kubernetes", "nginx", "istio", "linkerd", "appmesh", "contour", "gloo", "skipper",
                   "traefik", "apisix", "osm", "kuma", "gatewayapi")
-INGRESS_PROVIDERS = frozenset({"nginx", "contour", "gloo", "skipper", "traefik", "apisix"})
+# Providers whose Canary must name the object traffic enters through: an Ingress (nginx, skipper) or an
+# ApisixRoute (apisix). contour, gloo and traefik generate their own routing objects; gatewayapi needs a
+# Gateway instead (canary.gateway).
+INGRESS_PROVIDERS = frozenset({"nginx", "skipper", "apisix"})
 
 
 class FlaggerConfig(Model):
@@ -439,6 +500,12 @@ class FlaggerConfig(Model):
         base = value.split(":", 1)[0]
         if base not in MESH_PROVIDERS:
             raise ValueError(f"{value!r} is not a Flagger provider (one of {', '.join(MESH_PROVIDERS)})")
+        if base == "gatewayapi":
+            # Flagger falls back to Istio for a bare "gatewayapi"; the API version must be explicit.
+            if value == "gatewayapi":
+                return "gatewayapi:v1"
+            if value not in ("gatewayapi:v1", "gatewayapi:v1beta1"):
+                raise ValueError(f"{value!r} is not a Gateway API provider (gatewayapi:v1 or gatewayapi:v1beta1)")
         return value
 
     @field_validator("prometheus")
@@ -539,19 +606,38 @@ class PlatformConfig(Model):
                 errors.append((f"apps[{i}].canary", "needs features.flagger: true"))
             if app.has_canary and self.flagger.mesh_provider.split(":")[0] in INGRESS_PROVIDERS \
                     and not app.canary.ingress:
+                routed_by = "an ApisixRoute" if self.flagger.mesh_provider == "apisix" else "an Ingress"
                 errors.append((f"apps[{i}].canary.ingress",
-                               f"provider {self.flagger.mesh_provider!r} routes traffic through an Ingress; "
-                               "name the app's Ingress"))
+                               f"provider {self.flagger.mesh_provider!r} routes traffic through {routed_by}; "
+                               f"name the app's {routed_by.split()[-1]}"))
+            if app.has_canary and self.flagger.mesh_provider.startswith("gatewayapi") and not app.canary.gateway:
+                errors.append((f"apps[{i}].canary.gateway",
+                               f"provider {self.flagger.mesh_provider!r} routes traffic through a Gateway API "
+                               "Gateway; name it ('gateway' or 'namespace/gateway')"))
             if self.image_updates == "flux" and app.image_policy is None:
                 errors.append((f"apps[{i}].imagePolicy", "is required with imageUpdates: flux"))
         errors += self._name_collisions()
+        errors += self._argocd_name_collisions()
         if self.image_updates == "flux" and not self.features.flux:
             errors.append(("imageUpdates", "'flux' needs features.flux: true"))
+        if self.flux_enabled and repo_is_ssh(self.config_repo.url) \
+                and not (self.flux.ssh_known_hosts or self.tekton.ssh_known_hosts):
+            errors.append(("flux.sshKnownHosts", "is required for an ssh configRepo.url with imageUpdates: flux "
+                           "(host keys are verified, never skipped)"))
         if self.tekton.git_auth == "ssh" and not repo_is_ssh(self.config_repo.url):
             errors.append(("tekton.gitAuth", "'ssh' needs an ssh:// or git@host:path configRepo.url"))
         if errors:
             raise PlatformConfigErrors(errors)
         return self
+
+    def _argocd_name_collisions(self) -> list[tuple[str, str]]:
+        """An app may not take the name of the app-of-apps root Application (same namespace, `argocd`)."""
+        if not self.argocd.app_of_apps.enabled:
+            return []
+        _, root = app_of_apps_names(self.argocd_project)
+        return [(f"apps[{i}].name", f"{app.name!r} is the name of the app-of-apps root Application "
+                 "(argocd.appOfApps); rename the app or set argocd.project")
+                for i, app in enumerate(self.apps) if app.name == root]
 
     def _name_collisions(self) -> list[tuple[str, str]]:
         """Objects two apps would both own once names are derived the way Kubernetes tools derive them.

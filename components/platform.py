@@ -67,15 +67,82 @@ class GitOpsPlatform(pulumi.ComponentResource):
         }
 
         # --- argocd ---
+        from components.applications import ArgoApplications, ArgoApplicationsArgs
+        from components.argocd import ArgoCD, ArgoCDArgs
+
+        kind = cfg.cluster.provider == "kind"
+        self.argocd = ArgoCD(
+            f"{name}-argocd",
+            ArgoCDArgs(argocd=cfg.argocd, versions=cfg.versions, provider=self.provider, on_kind=kind,
+                       node_port=self.node_ports.argocd, host_port=cfg.cluster.kind.argocd_host_port,
+                       protect=protect, webhook_secret=args.secrets.argocd_webhook_secret),
+            pulumi.ResourceOptions(parent=self))
+        self.argocd_apps = ArgoApplications(
+            f"{name}-argocd-apps",
+            ArgoApplicationsArgs(config=cfg, provider=self.provider, install=self.argocd.release,
+                                 argocd_namespace=self.argocd.namespace_resource, namespaces=self.namespaces,
+                                 service_accounts=self.argocd.service_accounts,
+                                 namespace=self.argocd.namespace, git_token=args.secrets.git_token,
+                                 git_ssh_private_key=args.secrets.git_ssh_private_key),
+            pulumi.ResourceOptions(parent=self))
+        self.outputs["argocdUrl"] = self.argocd.url
+        self.outputs["argocdAdminUser"] = self.argocd.admin_user
+        self.outputs["argocdAdminPassword"] = self.argocd.admin_password
+        if self.argocd.port_forward is not None:
+            self.outputs["argocdPortForward"] = self.argocd.port_forward
+        if self.argocd.webhook_url is not None:
+            self.outputs["argocdWebhookUrl"] = self.argocd.webhook_url
+            self.outputs["argocdWebhookSecret"] = self.argocd.webhook_secret
         # --- end argocd ---
 
         # --- tekton ---
+        if cfg.tekton_enabled:
+            from components.tekton import Tekton, TektonArgs
+
+            on_kind = cfg.cluster.provider == "kind"
+            self.tekton = Tekton(
+                f"{name}-tekton",
+                TektonArgs(config=cfg, git_token=args.secrets.git_token,
+                           registry_password=args.secrets.registry_password,
+                           git_ssh_private_key=args.secrets.git_ssh_private_key,
+                           webhook_secret=args.secrets.tekton_webhook_secret,
+                           argocd_token=args.secrets.argocd_token,
+                           dashboard_node_port=self.node_ports.dashboard if on_kind else None,
+                           dashboard_host_port=cfg.cluster.kind.dashboard_host_port if on_kind else None),
+                on_cluster)
+            self.outputs["tektonDashboardUrl"] = self.tekton.dashboard_url
+            self.outputs["tektonWebhookUrl"] = self.tekton.webhook_url
+            self.outputs["tektonWebhookHint"] = self.tekton.webhook_hint
+            self.outputs["tektonWebhookSecret"] = self.tekton.webhook_secret
         # --- end tekton ---
 
         # --- flux ---
+        if cfg.flux_enabled:
+            from components.flux import FluxImageAutomation, FluxImageAutomationArgs
+
+            self.flux = FluxImageAutomation(
+                f"{name}-flux",
+                FluxImageAutomationArgs(config=cfg, provider=self.provider, app_namespaces=self.namespaces,
+                                        git_token=args.secrets.git_token,
+                                        git_ssh_private_key=args.secrets.git_ssh_private_key,
+                                        registry_password=args.secrets.registry_password,
+                                        webhook_token=args.secrets.flux_webhook_token),
+                pulumi.ResourceOptions(parent=self))
+            self.outputs["fluxWebhookUrl"] = self.flux.webhook_url
+            self.outputs["fluxWebhookToken"] = self.flux.webhook_token
+            self.outputs["fluxWebhookPathCommand"] = self.flux.webhook_path_command
+            self.outputs["fluxImagePolicies"] = self.flux.policies
         # --- end flux ---
 
         # --- flagger ---
+        if cfg.flagger_enabled:
+            from components.flagger import Flagger, FlaggerArgs
+
+            self.flagger = Flagger(
+                f"{name}-flagger",
+                FlaggerArgs(config=cfg, provider=self.provider, app_namespaces=self.namespaces),
+                pulumi.ResourceOptions(parent=self))
+            self.outputs["flaggerCanaries"] = self.flagger.canary_names
         # --- end flagger ---
 
         self.register_outputs(self.outputs)

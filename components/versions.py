@@ -6,6 +6,8 @@ the newest upstream releases whose API versions the platform emits.
 """
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # A tag is exact when it is a version (v1.2.3, 1.2.3, 1.2.3-alpine...) or a digest; never a
@@ -76,7 +78,9 @@ class Versions(BaseModel):
 
     # Tekton catalog tasks through the git resolver, at a fixed catalog commit.
     tekton_catalog_url: str = "https://github.com/tektoncd/catalog.git"
-    tekton_catalog_revision: str = "b4a4f4f9f3b3f6ba7b2f2f0f5d8e3a0a8c6d4e21"
+    # tektoncd/catalog main on 2026-07-03 ("ci: only run catlin validate when a resource manifest changes"),
+    # which has task/git-clone/0.10 and task/kaniko/0.7.
+    tekton_catalog_revision: str = "55dd80ef1b83861613dce9080dfdf6656f1aecd4"
 
     # kind node image for the dev cluster default (the cluster section can override it too).
     kind_node_image: str = "kindest/node:v1.33.1"
@@ -91,6 +95,9 @@ class Versions(BaseModel):
         elif name.endswith("_version") or name.endswith("_controller"):
             if value.lower() in FLOATING_TAGS or not any(c.isdigit() for c in value):
                 raise ValueError(f"{value!r} is not an exact version")
+        elif name == "tekton_catalog_revision" and not re.fullmatch(r"[0-9a-f]{40}", value):
+            # A tag of the catalog repo can move; the pipelines' task references must not.
+            raise ValueError(f"{value!r} is not a full 40-character commit SHA of the Tekton catalog")
         elif name.endswith("_revision") and (value.lower() in FLOATING_TAGS or len(value) < 7):
             raise ValueError(f"{value!r} is not a fixed revision (use a commit SHA or tag)")
         return value

@@ -1,0 +1,178 @@
+"""Who the pipelines run as: the CI namespace, `pipeline-bot` with its annotated credential Secrets, the
+EventListener's ServiceAccount, and the GitHub webhook secret. Nothing is bound to cluster-admin: the bot
+gets `edit` in the CI namespace only, the listener gets Triggers' own roles.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.config import PlatformConfig, repo_host
+from components.models import LABELS
+
+PIPELINE_BOT = "pipeline-bot"
+LISTENER_ACCOUNT = "gitops-ci-listener"
+GIT_SECRET = "pipeline-bot-git"
+SSH_SECRET = "pipeline-bot-ssh"
+API_TOKEN_SECRET = "pipeline-bot-git-api"
+REGISTRY_SECRET = "pipeline-bot-registry"
+WEBHOOK_SECRET = "github-webhook"
+ARGOCD_SECRET = "argocd-token"
+DOCKER_HUB = "https://index.docker.io/v1/"
+
+
+@dataclass(frozen=True)
+class IdentitySecrets:
+    git_token: pulumi.Output[str] | None
+    registry_password: pulumi.Output[str] | None
+    git_ssh_private_key: pulumi.Output[str] | None
+    webhook_secret: pulumi.Output[str] | None
+    argocd_token: pulumi.Output[str] | None
+
+
+@dataclass
+class Identity:
+    namespace: k8s.core.v1.Namespace
+    pipeline_bot: k8s.core.v1.ServiceAccount
+    listener_account: k8s.core.v1.ServiceAccount
+    webhook_secret_value: pulumi.Output[str]
+    registry_secret: str | None       # names of the Secrets that exist (None: not configured)
+    api_token_secret: str | None      # Secret with a `password` key usable as a GitHub API token
+    argocd_secret: str | None
+    resources: list[pulumi.Resource]  # every object in the CI namespace, for dependents to wait on
+
+
+def registry_url(server: str) -> str:
+    """The key Docker and Tekton use for a registry (Docker Hub's historical v1 URL for docker.io)."""
+    return DOCKER_HUB if server in ("docker.io", "index.docker.io", "registry-1.docker.io") else f"https://{server}"
+
+
+def docker_config_json(server: str, username: str, password: str) -> str:
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return json.dumps({"auths": {registry_url(server): {"username": username, "password": password, "auth": auth}}})
+
+
+def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, child: pulumi.ResourceOptions,
+                    ) -> Identity:
+    ns = cfg.tekton.namespace
+    labels = {**LABELS, "app.kubernetes.io/part-of": "gitops-ci"}
+    namespace = k8s.core.v1.Namespace(
+        f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=labels),
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=cfg.protected)))
+    in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[namespace]))
+
+    def meta(object_name: str, annotations: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels, annotations=annotations)
+
+    created: list[pulumi.Resource] = []
+    bot_secrets: list[str] = []
+    api_token_secret = None
+    host = repo_host(cfg.config_repo.url)
+
+    if cfg.tekton.git_auth == "token":
+        if secrets.git_token is not None:
+            # Tekton turns this into ~/.git-credentials for every step run as pipeline-bot.
+            created.append(k8s.core.v1.Secret(
+                f"{name}-git", metadata=meta(GIT_SECRET, {"tekton.dev/git-0": f"https://{host}"}),
+                type="kubernetes.io/basic-auth",
+                string_data=pulumi.Output.secret(secrets.git_token).apply(
+                    lambda token: {"username": cfg.config_repo.username, "password": token}),
+                opts=in_ns))
+            bot_secrets.append(GIT_SECRET)
+            api_token_secret = GIT_SECRET
+        else:
+            pulumi.log.warn("gitops-platform:gitToken is not set: gitops-ci and stage-release cannot push to "
+                            f"{cfg.config_repo.url} (set it with `pulumi config set --secret gitToken ...`)")
+    else:
+        if secrets.git_ssh_private_key is not None:
+            known_hosts = cfg.tekton.ssh_known_hosts
+            # Tekton writes ~/.ssh from this Secret; known_hosts pins the host keys (never skipped).
+            created.append(k8s.core.v1.Secret(
+                f"{name}-ssh", metadata=meta(SSH_SECRET, {"tekton.dev/git-0": host}),
+                type="kubernetes.io/ssh-auth",
+                string_data=pulumi.Output.secret(secrets.git_ssh_private_key).apply(
+                    lambda key: {"ssh-privatekey": key if key.endswith("\n") else key + "\n",
+                                 "known_hosts": known_hosts}),
+                opts=in_ns))
+            bot_secrets.append(SSH_SECRET)
+        else:
+            pulumi.log.warn("gitops-platform:gitSshPrivateKey is not set (tekton.gitAuth: ssh): the pipelines "
+                            f"cannot push to {cfg.config_repo.url}")
+        if secrets.git_token is not None:
+            # Pull requests go through the GitHub API, which a deploy key cannot call.
+            created.append(k8s.core.v1.Secret(
+                f"{name}-git-api", metadata=meta(API_TOKEN_SECRET), type="Opaque",
+                string_data=pulumi.Output.secret(secrets.git_token).apply(lambda token: {"password": token}),
+                opts=in_ns))
+            api_token_secret = API_TOKEN_SECRET
+
+    registry_secret = None
+    registry = cfg.registry
+    if secrets.registry_password is not None and registry.username:
+        created.append(k8s.core.v1.Secret(
+            f"{name}-registry", metadata=meta(REGISTRY_SECRET, {"tekton.dev/docker-0": registry_url(registry.server)}),
+            type="kubernetes.io/dockerconfigjson",
+            string_data={".dockerconfigjson": pulumi.Output.secret(secrets.registry_password).apply(
+                lambda password: docker_config_json(registry.server, registry.username, password))},
+            opts=in_ns))
+        bot_secrets.append(REGISTRY_SECRET)
+        registry_secret = REGISTRY_SECRET
+    else:
+        pulumi.log.warn("gitops-platform:registryPassword and registry.username are both needed for the pipelines "
+                        f"to push images to {registry.server}; without them image pushes are unauthenticated")
+
+    argocd_secret = None
+    if secrets.argocd_token is not None:
+        created.append(k8s.core.v1.Secret(
+            f"{name}-argocd-token", metadata=meta(ARGOCD_SECRET), type="Opaque",
+            string_data=pulumi.Output.secret(secrets.argocd_token).apply(lambda token: {"token": token}),
+            opts=in_ns))
+        argocd_secret = ARGOCD_SECRET
+
+    if secrets.webhook_secret is not None:
+        webhook_value = pulumi.Output.secret(secrets.webhook_secret)
+    else:
+        generated = random.RandomPassword(f"{name}-trigger-secret", length=40, special=False,
+                                          opts=pulumi.ResourceOptions(parent=child.parent))
+        webhook_value = pulumi.Output.secret(generated.result)
+    created.append(k8s.core.v1.Secret(
+        f"{name}-webhook", metadata=meta(WEBHOOK_SECRET), type="Opaque",
+        string_data=webhook_value.apply(lambda value: {"secretToken": value}), opts=in_ns))
+
+    # pipeline-bot's pods never call the Kubernetes API, so they get no token; `edit` in the CI namespace
+    # is all the chapter-five identity needs (and less than it had).
+    pipeline_bot = k8s.core.v1.ServiceAccount(
+        f"{name}-pipeline-bot", metadata=meta(PIPELINE_BOT), automount_service_account_token=False,
+        secrets=[k8s.core.v1.ObjectReferenceArgs(name=s) for s in bot_secrets], opts=in_ns)
+    created.append(pipeline_bot)
+    created.append(k8s.rbac.v1.RoleBinding(
+        f"{name}-pipeline-bot-edit", metadata=meta(f"{PIPELINE_BOT}-edit"),
+        role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="edit"),
+        subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=PIPELINE_BOT, namespace=ns)],
+        opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[namespace, pipeline_bot]))))
+
+    # The EventListener pod reads Triggers objects and creates PipelineRuns: Triggers' own roles.
+    listener = k8s.core.v1.ServiceAccount(f"{name}-listener", metadata=meta(LISTENER_ACCOUNT), opts=in_ns)
+    created.append(listener)
+    subjects = [k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=LISTENER_ACCOUNT, namespace=ns)]
+    after_listener = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[namespace, listener]))
+    created.append(k8s.rbac.v1.RoleBinding(
+        f"{name}-listener-roles", metadata=meta(f"{LISTENER_ACCOUNT}-roles"),
+        role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                                         name="tekton-triggers-eventlistener-roles"),
+        subjects=subjects, opts=after_listener))
+    created.append(k8s.rbac.v1.ClusterRoleBinding(
+        f"{name}-listener-clusterroles",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{ns}-{LISTENER_ACCOUNT}", labels=labels),
+        role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                                         name="tekton-triggers-eventlistener-clusterroles"),
+        subjects=subjects, opts=after_listener))
+
+    return Identity(namespace=namespace, pipeline_bot=pipeline_bot, listener_account=listener,
+                    webhook_secret_value=webhook_value, registry_secret=registry_secret,
+                    api_token_secret=api_token_secret, argocd_secret=argocd_secret, resources=created)

@@ -1,0 +1,585 @@
+"""Tekton: pinned installs, pipeline-bot identity, Tasks and Pipelines whose references all resolve, the
+GitHub triggers, and the cost of many apps, proven on the real program under mocks."""
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from components.config import ConfigError, load_config
+from components.tekton import references
+from components.versions import Versions, image_is_pinned
+from tools.mockrun import FAKE_GENERATED
+
+PINS = Versions()
+CONFIGFILE = "kubernetes:yaml/v2:ConfigFile"
+TEKTON_TYPE = "gitops-platform:tekton:Tekton"
+ALL_SECRETS = {
+    "gitToken": "ghp_known_git_token_value_123456",
+    "registryPassword": "known-registry-password-987654",
+    "argocdToken": "known-argocd-token-555",
+}
+SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nknown-ssh-key-material-424242\n-----END OPENSSH PRIVATE KEY-----"
+KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+def tekton_objects(result):
+    return [r for r in result.k8s_objects()
+            if r.inputs["apiVersion"].startswith(("tekton.dev/", "triggers.tekton.dev/"))]
+
+
+def manifests_of(regs):
+    return [r.manifest() for r in regs]
+
+
+def of_kind(result, kind):
+    return [r for r in result.k8s_objects() if r.inputs.get("kind") == kind]
+
+
+def install(result, which):
+    [found] = [r for r in result.of_type(CONFIGFILE) if r.name.endswith(f"-tekton-{which}")]
+    return found
+
+
+def pipeline(result, name):
+    return result.find("Pipeline", name, "gitops-ci").inputs["spec"]
+
+
+def task(result, name):
+    return result.find("Task", name, "gitops-ci").inputs["spec"]
+
+
+def pipeline_task(spec, name):
+    [found] = [t for t in spec["tasks"] if t["name"] == name]
+    return found
+
+
+# ---------------------------------------------------------------- references
+def test_every_task_ref_resolves_and_every_reference_is_declared(run, base_config):
+    result = run(base_config, secrets=ALL_SECRETS)
+    assert result.errors == []
+    docs = manifests_of(tekton_objects(result))
+    assert references.problems(docs) == []
+    tasks = {d["metadata"]["name"] for d in docs if d["kind"] == "Task"}
+    assert tasks == {"git-version", "run-tests", "kustomize-set-image", "yq-update", "git-commit-push",
+                     "extract-digest", "tag-image", "github-open-pr", "argocd-sync"}
+    refs = [t["taskRef"] for d in docs if d["kind"] == "Pipeline" for t in d["spec"]["tasks"]]
+    remote = [r for r in refs if "resolver" in r]
+    assert {r["name"] for r in refs if "name" in r} <= tasks
+    assert remote, "git-clone and kaniko come from the catalog"
+    for ref in remote:
+        params = {p["name"]: p["value"] for p in ref["params"]}
+        assert ref["resolver"] == "git"
+        assert params["url"] == "https://github.com/tektoncd/catalog.git"
+        assert re.fullmatch(r"[0-9a-f]{40}", params["revision"]) and params["revision"] == PINS.tekton_catalog_revision
+        assert params["pathInRepo"] in {"task/git-clone/0.10/git-clone.yaml", "task/kaniko/0.7/kaniko.yaml"}
+
+
+def _break(docs, kind, name, mutate):
+    broken = copy.deepcopy(docs)
+    [target] = [d for d in broken if d["kind"] == kind and d["metadata"]["name"] == name]
+    mutate(target["spec"])
+    return references.problems(broken)
+
+
+def _ptask(spec, name):
+    return pipeline_task(spec, name)
+
+
+BREAKAGES = {
+    "undeclared pipeline param": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "test")["params"].append(
+        {"name": "script", "value": "$(params.no-such-param)"}), "$(params.no-such-param) is not a pipeline param"),
+    "unknown task result": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "set-image")["params"].__setitem__(
+        3, {"name": "digest", "value": "$(tasks.build-and-push.results.DIGEST)"}), "declares no result 'DIGEST'"),
+    "unknown task in result": ("Pipeline", "stage-release", lambda s: s["results"].append(
+        {"name": "x", "value": "$(tasks.nope.results.commit)"}), "names no task of the pipeline"),
+    "undefined local task": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "version").__setitem__(
+        "taskRef", {"name": "git-versoin"}), "names no Task defined by the platform"),
+    "floating resolver revision": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "clone-source")["taskRef"][
+        "params"].__setitem__(1, {"name": "revision", "value": "main"}), "is not a 40-hex commit SHA"),
+    "unknown catalog file": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "clone-source")["taskRef"][
+        "params"].__setitem__(2, {"name": "pathInRepo", "value": "task/git-clone/9.9/git-clone.yaml"}),
+        "is not a known catalog task"),
+    "missing required task param": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "build-and-push").__setitem__(
+        "params", []), "required task param 'IMAGE' is not passed"),
+    "unbound required workspace": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "commit-push").__setitem__(
+        "workspaces", []), "required task workspace 'source' is not bound"),
+    "undeclared pipeline workspace": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "version")["workspaces"][0]
+        .__setitem__("workspace", "sources"), "'sources' is not a pipeline workspace"),
+    "runAfter unknown task": ("Pipeline", "stage-release", lambda s: _ptask(s, "tag-image")["runAfter"].append(
+        "extract"), "runAfter 'extract'"),
+    "undeclared task param in a step": ("Task", "git-commit-push", lambda s: s["steps"][0]["env"].append(
+        {"name": "X", "value": "$(params.commit-msg)"}), "$(params.commit-msg) is not a declared param"),
+    "undeclared task result": ("Task", "git-version", lambda s: s.__setitem__("results", []),
+                               "$(results.version.path) is not a declared result"),
+    "undeclared task workspace": ("Task", "extract-digest", lambda s: s.__setitem__("workspaces", []),
+                                  "$(workspaces.source...) is not a declared workspace"),
+    "latest image": ("Task", "yq-update", lambda s: s["steps"][0].__setitem__("image", "mikefarah/yq:latest"),
+                     "is not pinned"),
+    "untagged image": ("Task", "git-version", lambda s: s["steps"][0].__setitem__("image", "alpine/git"),
+                       "is not pinned"),
+    "unpinned image param": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "test")["params"].__setitem__(
+        0, {"name": "image", "value": "maven:latest"}), "image param image = 'maven:latest' is not pinned"),
+    "template param not bound": ("TriggerTemplate", "gitops-ci-run", lambda s: s["params"].append(
+        {"name": "extra"}), "template param 'extra' gets no value"),
+    "pipeline param not passed": ("TriggerTemplate", "gitops-ci-run", lambda s: s["resourcetemplates"][0]["spec"]
+        .__setitem__("params", []), "required pipeline param 'app-name' is not passed"),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_reference_checker_reports_each_kind_of_broken_reference(run, base_config, breakage):
+    kind, name, mutate, message = BREAKAGES[breakage]
+    docs = manifests_of(tekton_objects(run(base_config, secrets=ALL_SECRETS)))
+    found = _break(docs, kind, name, mutate)
+    assert any(message in line for line in found), found
+
+
+def test_no_step_image_is_latest_or_untagged(run, base_config):
+    result = run(base_config, secrets=ALL_SECRETS)
+    images = {}
+    for reg in of_kind(result, "Task"):
+        spec = reg.inputs["spec"]
+        defaults = {p["name"]: p.get("default") for p in spec.get("params") or []}
+        for step in spec["steps"]:
+            image = step["image"]
+            chosen = re.fullmatch(r"\$\(params\.([a-z-]+)\)", image)
+            images[(reg.inputs["metadata"]["name"], step["name"])] = defaults[chosen[1]] if chosen else image
+    assert all(image_is_pinned(image) and ":latest" not in image for image in images.values()), images
+    assert images[("git-commit-push", "commit-push")] == PINS.image_git
+    assert images[("run-tests", "test")] == PINS.image_test_runner
+    # The pipeline passes its own pinned default for the test image.
+    test_image = {p["name"]: p.get("default") for p in pipeline(result, "gitops-ci")["params"]}["test-image"]
+    assert test_image == PINS.image_test_runner
+
+
+def test_a_floating_test_image_is_a_config_error(base_config):
+    base_config["tekton"] = {"testImage": "maven:latest"}
+    with pytest.raises(ConfigError) as err:
+        load_config(base_config, "dev")
+    assert err.value.lines == ["gitops-platform:tekton.testImage: 'maven:latest' is not pinned to an exact tag "
+                               "or digest"]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("deployBranch", "main branch", "is not a valid git branch name"),
+    ("releaseBranchPrefix", "../rel-", "is not a valid git branch name prefix"),
+    ("storage", "lots", "is not a Kubernetes storage quantity like 1Gi"),
+    ("githubApiUrl", "http://api.github.com", "is not an https:// URL"),
+])
+def test_invalid_tekton_settings_name_their_key(base_config, key, value, message):
+    base_config["tekton"] = {key: value}
+    with pytest.raises(ConfigError) as err:
+        load_config(base_config, "dev")
+    assert len(err.value.lines) == 1 and err.value.lines[0].startswith(f"gitops-platform:tekton.{key}: ")
+    assert message in err.value.lines[0]
+
+
+# ---------------------------------------------------------------- pipelines
+def test_gitops_ci_clones_in_parallel_tests_builds_then_sets_the_digest(run, base_config):
+    spec = pipeline(run(base_config), "gitops-ci")
+    order = {t["name"]: t.get("runAfter", []) for t in spec["tasks"]}
+    assert order["clone-source"] == [] and order["clone-config"] == []  # parallel
+    assert order["test"] == ["clone-source"] and order["version"] == ["clone-source"]
+    assert order["build-and-push"] == ["test", "version"]
+    assert order["set-image"] == ["build-and-push", "clone-config"]
+    assert order["commit-push"] == ["set-image"]
+    set_image = {p["name"]: p["value"] for p in pipeline_task(spec, "set-image")["params"]}
+    assert set_image["digest"] == "$(tasks.build-and-push.results.IMAGE_DIGEST)"
+    build = {p["name"]: p["value"] for p in pipeline_task(spec, "build-and-push")["params"]}
+    assert build["IMAGE"] == "$(params.image):$(tasks.version.results.version)"
+    assert {"name": "image-digest", "value": "$(tasks.build-and-push.results.IMAGE_DIGEST)",
+            "description": "Digest of the image pushed."} in spec["results"]
+
+
+def test_only_the_deploy_branch_of_a_dev_environment_writes_the_overlay(run, base_config):
+    base_config["tekton"] = {"deployBranch": "trunk"}
+    for stack, environment in (("dev", "dev"), ("prod", "prod")):
+        spec = pipeline(run(base_config, stack=stack, secrets=ALL_SECRETS), "gitops-ci")
+        defaults = {p["name"]: p.get("default") for p in spec["params"]}
+        assert defaults["deploy-branch"] == "trunk" and defaults["environment"] == environment
+        guard = [{"input": "$(params.source-branch)", "operator": "in", "values": ["$(params.deploy-branch)"]},
+                 {"input": "$(params.environment)", "operator": "in", "values": ["dev"]}]
+        writers = {t["name"] for t in spec["tasks"] if t.get("when")}
+        assert writers == {"set-image", "commit-push", "argocd-sync"}
+        for name in writers:
+            assert pipeline_task(spec, name)["when"] == guard
+
+
+def test_stage_release_promotes_the_dev_digest_through_a_branch_and_a_pull_request(run, base_config):
+    base_config["tekton"] = {"releaseBranchPrefix": "rel/"}
+    spec = pipeline(run(base_config, stack="staging"), "stage-release")
+    names = [t["name"] for t in spec["tasks"]]
+    assert names == ["clone-config", "extract-digest", "tag-image", "set-image", "record-release", "commit-push",
+                     "open-pull-request"]
+    guard = [{"input": "$(params.release-version)", "operator": "notin", "values": [""]}]
+    assert all(pipeline_task(spec, n)["when"] == guard for n in names[2:])
+    digest = "$(tasks.extract-digest.results.digest)"
+    params = lambda n: {p["name"]: p["value"] for p in pipeline_task(spec, n)["params"]}  # noqa: E731
+    assert params("extract-digest")["overlay-path"] == "$(params.source-overlay)"
+    assert params("tag-image") == {"image": "$(params.image)", "digest": digest, "tag": "$(params.release-version)"}
+    assert params("set-image")["overlay-path"] == "$(params.target-overlay)" and params("set-image")["digest"] == digest
+    assert params("commit-push")["branch"] == "$(params.release-branch-prefix)$(params.release-version)"
+    assert params("commit-push")["create-branch"] == "true"
+    pr = params("open-pull-request")
+    assert pr["head"] == params("commit-push")["branch"] and pr["base"] == "$(params.config-revision)"
+    defaults = {p["name"]: p.get("default") for p in spec["params"]}
+    assert defaults["release-branch-prefix"] == "rel/"
+    assert defaults["github-api-url"] == "https://api.github.com"
+    assert defaults["config-repository"] == "org/gitops-config"
+    pr_task = task(run(base_config, stack="staging"), "github-open-pr")
+    token = [e for e in pr_task["steps"][0]["env"] if e["name"] == "GITHUB_TOKEN"]
+    assert token == [{"name": "GITHUB_TOKEN", "valueFrom": {"secretKeyRef": {"name": "pipeline-bot-git",
+                                                                             "key": "password"}}}]
+
+
+def test_without_an_api_token_stage_release_stops_at_the_pushed_branch(run, base_config):
+    result = run(base_config, secrets={"registryPassword": "x"})
+    names = [t["name"] for t in pipeline(result, "stage-release")["tasks"]]
+    assert names[-1] == "commit-push" and "open-pull-request" not in names
+    assert not [r for r in of_kind(result, "Task") if r.inputs["metadata"]["name"] == "github-open-pr"]
+    assert references.problems(manifests_of(tekton_objects(result))) == []
+
+
+def test_commit_push_retries_by_rebasing_and_names_app_image_and_digest(run, base_config):
+    spec = task(run(base_config), "git-commit-push")
+    script = spec["steps"][0]["script"]
+    assert re.search(r'until git push origin "HEAD:refs/heads/\$BRANCH"; do.*git pull --rebase origin "\$BRANCH"'
+                     r".*done", script, re.S)
+    assert 'git commit -m "$APP: deploy $IMAGE@$DIGEST"' in script
+    assert '> "$(results.commit.path)"' in script
+    assert {r["name"] for r in spec["results"]} == {"commit"}
+    env = {e["name"]: e.get("value") for e in spec["steps"][0]["env"]}
+    assert env["APP"] == "$(params.app)" and env["DIGEST"] == "$(params.digest)"
+    assert "StrictHostKeyChecking" not in script
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX sh to parse the scripts")
+def test_every_task_script_is_valid_shell(run, base_config):
+    result = run(base_config, secrets=ALL_SECRETS)
+    scripts = [(r.inputs["metadata"]["name"], s["script"]) for r in of_kind(result, "Task")
+               for s in r.inputs["spec"]["steps"] if s.get("script")]
+    assert len(scripts) >= 7
+    for name, script in scripts:
+        checked = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True)
+        assert checked.returncode == 0, f"{name}: {checked.stderr}"
+
+
+def test_argocd_sync_only_exists_with_an_argocd_token(run, base_config):
+    without = run(base_config)
+    assert "argocd-sync" not in [t["name"] for t in pipeline(without, "gitops-ci")["tasks"]]
+    assert "argocd-sync" not in [r.inputs["metadata"]["name"] for r in of_kind(without, "Task")]
+    with_token = run(base_config, secrets=ALL_SECRETS)
+    sync = pipeline_task(pipeline(with_token, "gitops-ci"), "argocd-sync")
+    assert sync["runAfter"] == ["commit-push"]
+    env = task(with_token, "argocd-sync")["steps"][0]["env"]
+    assert {"name": "ARGOCD_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "argocd-token", "key": "token"}}} in env
+    secret = with_token.find("Secret", "argocd-token", "gitops-ci")
+    assert secret.secret_paths == ["stringData"]
+    assert secret.raw_inputs["stringData"] == {"token": "known-argocd-token-555"}
+
+
+# ---------------------------------------------------------------- identity
+def test_token_mode_secrets_are_annotated_and_secret(run, base_config):
+    result = run(base_config, secrets=ALL_SECRETS)
+    git = result.find("Secret", "pipeline-bot-git", "gitops-ci")
+    assert git.inputs["type"] == "kubernetes.io/basic-auth"
+    assert git.inputs["metadata"]["annotations"] == {"tekton.dev/git-0": "https://github.com"}
+    assert git.secret_paths == ["stringData"]
+    assert git.inputs["stringData"] == {"username": "[secret]", "password": "[secret]"}
+    assert git.raw_inputs["stringData"] == {"username": "ci-bot", "password": ALL_SECRETS["gitToken"]}
+
+    registry = result.find("Secret", "pipeline-bot-registry", "gitops-ci")
+    assert registry.inputs["type"] == "kubernetes.io/dockerconfigjson"
+    assert registry.inputs["metadata"]["annotations"] == {"tekton.dev/docker-0": "https://quay.io"}
+    assert registry.secret_paths == ["stringData"]
+    assert ALL_SECRETS["registryPassword"] not in json.dumps(registry.inputs)
+    config = json.loads(registry.raw_inputs["stringData"][".dockerconfigjson"])
+    auth = config["auths"]["https://quay.io"]
+    assert auth["username"] == "ci-bot" and auth["password"] == ALL_SECRETS["registryPassword"]
+    assert base64.b64decode(auth["auth"]).decode() == f"ci-bot:{ALL_SECRETS['registryPassword']}"
+
+    bot = result.find("ServiceAccount", "pipeline-bot", "gitops-ci")
+    assert bot.inputs["secrets"] == [{"name": "pipeline-bot-git"}, {"name": "pipeline-bot-registry"}]
+    assert bot.inputs["automountServiceAccountToken"] is False
+    # The registry Secret is also the kaniko/skopeo docker config workspace of every run.
+    run_spec = result.find("TriggerTemplate", "gitops-ci-run", "gitops-ci").inputs["spec"]["resourcetemplates"][0]
+    assert {"name": "dockerconfig", "secret": {"secretName": "pipeline-bot-registry", "items": [
+        {"key": ".dockerconfigjson", "path": "config.json"}]}} in run_spec["spec"]["workspaces"]
+    assert run_spec["spec"]["taskRunTemplate"] == {"serviceAccountName": "pipeline-bot"}
+
+
+def test_docker_hub_credentials_use_the_docker_hub_key(run, base_config):
+    base_config["registry"] = {"server": "docker.io", "username": "bot"}
+    registry = run(base_config).find("Secret", "pipeline-bot-registry", "gitops-ci")
+    assert registry.inputs["metadata"]["annotations"] == {"tekton.dev/docker-0": "https://index.docker.io/v1/"}
+    assert list(json.loads(registry.raw_inputs["stringData"][".dockerconfigjson"])["auths"]) == \
+        ["https://index.docker.io/v1/"]
+
+
+def test_ssh_mode_uses_a_deploy_key_with_pinned_host_keys(run, base_config):
+    base_config["configRepo"]["url"] = "git@github.com:org/gitops-config.git"
+    base_config["tekton"] = {"gitAuth": "ssh", "sshKnownHosts": KNOWN_HOSTS}
+    result = run(base_config, secrets={"gitSshPrivateKey": SSH_KEY, "gitToken": ALL_SECRETS["gitToken"]})
+    assert result.errors == []
+    ssh = result.find("Secret", "pipeline-bot-ssh", "gitops-ci")
+    assert ssh.inputs["type"] == "kubernetes.io/ssh-auth"
+    assert ssh.inputs["metadata"]["annotations"] == {"tekton.dev/git-0": "github.com"}
+    assert ssh.secret_paths == ["stringData"]
+    assert ssh.raw_inputs["stringData"] == {"ssh-privatekey": SSH_KEY + "\n", "known_hosts": KNOWN_HOSTS}
+    with pytest.raises(KeyError):
+        result.find("Secret", "pipeline-bot-git", "gitops-ci")
+    bot = result.find("ServiceAccount", "pipeline-bot", "gitops-ci")
+    assert bot.inputs["secrets"] == [{"name": "pipeline-bot-ssh"}]
+    # The deploy key cannot call the GitHub API: the token gets its own Secret for the release PR.
+    api = result.find("Secret", "pipeline-bot-git-api", "gitops-ci")
+    assert api.secret_paths == ["stringData"] and "annotations" not in api.inputs["metadata"]
+    env = task(result, "github-open-pr")["steps"][0]["env"]
+    assert {"name": "GITHUB_TOKEN", "valueFrom": {"secretKeyRef": {"name": "pipeline-bot-git-api",
+                                                                   "key": "password"}}} in env
+
+
+def test_known_secret_values_never_appear_outside_pulumi_secrets(run, base_config):
+    base_config["configRepo"]["url"] = "git@github.com:org/gitops-config.git"
+    base_config["tekton"] = {"gitAuth": "ssh", "sshKnownHosts": KNOWN_HOSTS}
+    secrets = {**ALL_SECRETS, "gitSshPrivateKey": SSH_KEY, "tektonWebhookSecret": "known-hook-secret-31337"}
+    result = run(base_config, secrets=secrets)
+    dumped = json.dumps([r.inputs for r in result.resources]) + json.dumps(result.outputs)
+    for value in (*ALL_SECRETS.values(), "known-ssh-key-material-424242", "known-hook-secret-31337"):
+        assert value not in dumped
+
+
+def test_rbac_binds_nothing_to_cluster_admin_and_only_edit_in_the_ci_namespace(run, base_config):
+    result = run(base_config, secrets=ALL_SECRETS)
+    bindings = of_kind(result, "RoleBinding") + of_kind(result, "ClusterRoleBinding")
+    assert all(b.inputs["roleRef"]["name"] != "cluster-admin" for b in bindings)
+    ours = {b.inputs["metadata"]["name"]: b.inputs for b in bindings
+            if b.inputs["metadata"].get("namespace") == "gitops-ci" or b.inputs["kind"] == "ClusterRoleBinding"}
+    assert ours["pipeline-bot-edit"]["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                                    "name": "edit"}
+    assert ours["pipeline-bot-edit"]["subjects"] == [{"kind": "ServiceAccount", "name": "pipeline-bot",
+                                                      "namespace": "gitops-ci"}]
+    listener = [{"kind": "ServiceAccount", "name": "gitops-ci-listener", "namespace": "gitops-ci"}]
+    assert ours["gitops-ci-listener-roles"]["roleRef"]["name"] == "tekton-triggers-eventlistener-roles"
+    assert ours["gitops-ci-listener-roles"]["subjects"] == listener
+    crb = [b for b in bindings if b.inputs["kind"] == "ClusterRoleBinding"
+           and b.inputs["subjects"] == listener]
+    assert [b.inputs["roleRef"]["name"] for b in crb] == ["tekton-triggers-eventlistener-clusterroles"]
+    listener_el = result.find("EventListener", "gitops-ci", "gitops-ci").inputs["spec"]
+    assert listener_el["serviceAccountName"] == "gitops-ci-listener"
+
+
+def test_ci_namespace_is_configurable_and_protected_in_prod(run, base_config):
+    base_config["tekton"] = {"namespace": "book-ci"}
+    prod = run(base_config, stack="prod")
+    [ns] = [r for r in of_kind(prod, "Namespace") if r.inputs["metadata"]["name"] == "book-ci"]
+    assert ns.protect is True
+    assert {r.inputs["metadata"]["namespace"] for r in tekton_objects(prod)} == {"book-ci"}
+    assert prod.outputs["tektonWebhookUrl"] == "http://el-gitops-ci.book-ci.svc.cluster.local:8080"
+    dev = run(base_config)
+    [ns] = [r for r in of_kind(dev, "Namespace") if r.inputs["metadata"]["name"] == "book-ci"]
+    assert ns.protect is False
+
+
+# ---------------------------------------------------------------- triggers
+def test_each_app_with_a_source_repo_gets_a_filtered_trigger(run, base_config):
+    base_config["apps"].append({"name": "api", "image": "quay.io/org/api",
+                                "sourceRepo": "git@github.com:Org/API.git", "path": "api/overlays/dev"})
+    base_config["apps"].append({"name": "no-ci", "image": "quay.io/org/no-ci"})
+    result = run(base_config)
+    spec = result.find("EventListener", "gitops-ci", "gitops-ci").inputs["spec"]
+    triggers = {t["name"]: t for t in spec["triggers"]}
+    assert list(triggers) == ["person-service", "web", "api"]
+    api = triggers["api"]
+    github, cel = api["interceptors"]
+    assert github["ref"] == {"name": "github", "kind": "ClusterInterceptor"}
+    assert github["params"] == [{"name": "secretRef", "value": {"secretName": "github-webhook",
+                                                                "secretKey": "secretToken"}},
+                                {"name": "eventTypes", "value": ["push"]}]
+    filters = {p["name"]: p["value"] for p in cel["params"]}
+    assert filters["filter"] == ("body.ref.startsWith('refs/heads/') && !body.deleted && "
+                                 'body.repository.html_url.lowerAscii() == "https://github.com/org/api"')
+    assert filters["overlays"] == [{"key": "branch", "expression": "body.ref.substring(11)"}]
+    assert api["bindings"] == [{"ref": "github-push", "kind": "TriggerBinding"},
+                               {"name": "app-name", "value": "api"}, {"name": "image", "value": "quay.io/org/api"},
+                               {"name": "overlay-path", "value": "api/overlays/dev"}]
+    assert triggers["web"]["bindings"][3] == {"name": "overlay-path", "value": "web/overlays/dev"}
+    assert api["template"] == {"ref": "gitops-ci-run"}
+    binding = result.find("TriggerBinding", "github-push", "gitops-ci").inputs["spec"]["params"]
+    assert binding == [{"name": "source-url", "value": "$(body.repository.clone_url)"},
+                       {"name": "source-revision", "value": "$(body.after)"},
+                       {"name": "source-branch", "value": "$(extensions.branch)"}]
+
+
+def test_trigger_template_runs_gitops_ci_with_claim_templates(run, base_config):
+    base_config["tekton"] = {"storage": "5Gi"}
+    template = run(base_config, secrets={}).find("TriggerTemplate", "gitops-ci-run", "gitops-ci").inputs["spec"]
+    [pr] = template["resourcetemplates"]
+    assert pr["apiVersion"] == "tekton.dev/v1" and pr["kind"] == "PipelineRun"
+    assert pr["metadata"]["generateName"] == "$(tt.params.app-name)-ci-"
+    assert pr["spec"]["pipelineRef"] == {"name": "gitops-ci"}
+    claim = {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}}}
+    assert pr["spec"]["workspaces"] == [{"name": "source", "volumeClaimTemplate": claim},
+                                        {"name": "config", "volumeClaimTemplate": claim}]
+
+
+def test_webhook_secret_is_generated_as_a_pulumi_secret(run, base_config):
+    result = run(base_config)
+    generated = [r for r in result.of_type("random:index/randomPassword:RandomPassword")
+                 if r.parent.endswith(TEKTON_TYPE + "::gitops-tekton")]
+    assert len(generated) == 1 and generated[0].inputs["special"] is False
+    assert "tektonWebhookSecret" in result.secret_outputs and result.outputs["tektonWebhookSecret"] == "[secret]"
+    assert result.raw_outputs["tektonWebhookSecret"] == FAKE_GENERATED
+    secret = result.find("Secret", "github-webhook", "gitops-ci")
+    assert secret.secret_paths == ["stringData"]
+    assert secret.raw_inputs["stringData"] == {"secretToken": FAKE_GENERATED}
+
+
+def test_configured_webhook_secret_is_used_instead(run, base_config):
+    result = run(base_config, secrets={"tektonWebhookSecret": "known-hook-secret-31337"})
+    assert not [r for r in result.of_type("random:index/randomPassword:RandomPassword")
+                if r.parent.endswith("::gitops-tekton")]
+    assert result.raw_outputs["tektonWebhookSecret"] == "known-hook-secret-31337"
+    assert "tektonWebhookSecret" in result.secret_outputs
+    secret = result.find("Secret", "github-webhook", "gitops-ci")
+    assert secret.raw_inputs["stringData"] == {"secretToken": "known-hook-secret-31337"}
+
+
+def test_webhook_url_and_exposure_hint_are_outputs(run, base_config):
+    result = run(base_config)
+    assert result.outputs["tektonWebhookUrl"] == "http://el-gitops-ci.gitops-ci.svc.cluster.local:8080"
+    assert "port-forward svc/el-gitops-ci 8080" in result.outputs["tektonWebhookHint"]
+
+
+# ---------------------------------------------------------------- installs and the graph
+def test_installs_are_pinned_release_manifests_in_crd_order(run, base_config):
+    result = run(base_config)
+    urls = {w: install(result, w).inputs["file"] for w in ("pipelines", "triggers", "interceptors", "dashboard")}
+    base = "https://infra.tekton.dev/tekton-releases"
+    assert urls == {"pipelines": f"{base}/pipeline/previous/v1.15.0/release.yaml",
+                    "triggers": f"{base}/triggers/previous/v0.37.0/release.yaml",
+                    "interceptors": f"{base}/triggers/previous/v0.37.0/interceptors.yaml",
+                    "dashboard": f"{base}/dashboard/previous/v0.71.0/release.yaml"}
+    assert install(result, "pipelines").urn in install(result, "triggers").dependencies
+    assert install(result, "triggers").urn in install(result, "interceptors").dependencies
+    assert install(result, "pipelines").urn in install(result, "dashboard").dependencies
+    provider = install(result, "pipelines").provider
+    assert provider.startswith("urn:pulumi:dev::gitops-platform::") and "pulumi:providers:kubernetes" in provider
+
+
+def test_release_urls_follow_version_and_mirror_overrides(run, base_config):
+    base_config["versions"] = {"tektonPipelinesVersion": "v1.14.2", "tektonReleaseBase": "https://mirror.example/tk"}
+    result = run(base_config)
+    assert install(result, "pipelines").inputs["file"] == "https://mirror.example/tk/pipeline/previous/v1.14.2/release.yaml"
+    assert install(result, "dashboard").inputs["file"].startswith("https://mirror.example/tk/dashboard/")
+
+
+def test_every_tekton_object_depends_on_its_install_and_the_ci_namespace(run, base_config):
+    result = run(base_config, secrets=ALL_SECRETS)
+    pipelines_urn, triggers_urn, interceptors_urn = (install(result, w).urn for w in ("pipelines", "triggers",
+                                                                                         "interceptors"))
+    [namespace] = [r for r in of_kind(result, "Namespace") if r.inputs["metadata"]["name"] == "gitops-ci"]
+    objects = tekton_objects(result)
+    assert len(objects) == 9 + 2 + 3
+    for obj in objects:
+        assert pipelines_urn in obj.dependencies, obj.name
+        assert namespace.urn in obj.dependencies, obj.name
+        if obj.inputs["apiVersion"].startswith("triggers."):
+            assert triggers_urn in obj.dependencies, obj.name
+    assert interceptors_urn in result.find("EventListener", "gitops-ci").dependencies
+    in_ci = [r for r in result.k8s_objects() if (r.inputs["metadata"] or {}).get("namespace") == "gitops-ci"]
+    assert all(namespace.urn in r.dependencies for r in in_ci)
+    assert all(r.provider == install(result, "pipelines").provider for r in in_ci)
+
+
+def test_dashboard_is_reachable_on_kind_through_the_node_port(run, base_config):
+    base_config["cluster"]["kind"] = {"dashboardHostPort": 9100}
+    result = run(base_config)
+    service = result.find("Service", "tekton-dashboard-nodeport", "tekton-pipelines")
+    spec = service.inputs["spec"]
+    assert spec["type"] == "NodePort"
+    assert spec["ports"] == [{"name": "http", "protocol": "TCP", "port": 9097, "targetPort": 9097, "nodePort": 30900}]
+    assert spec["selector"] == {"app.kubernetes.io/name": "dashboard", "app.kubernetes.io/component": "dashboard",
+                                "app.kubernetes.io/instance": "default", "app.kubernetes.io/part-of": "tekton-dashboard"}
+    assert install(result, "dashboard").urn in service.dependencies
+    assert result.outputs["tektonDashboardUrl"] == "http://localhost:9100"
+
+
+def test_dashboard_off_kind_is_reached_by_port_forward(run, base_config):
+    base_config["cluster"] = {"provider": "existing", "name": "ours"}
+    result = run(base_config, stack="staging")
+    with pytest.raises(KeyError):
+        result.find("Service", "tekton-dashboard-nodeport")
+    assert result.outputs["tektonDashboardUrl"].startswith(
+        "kubectl -n tekton-pipelines port-forward svc/tekton-dashboard 9097:9097")
+
+
+def test_tekton_can_be_turned_off(run, base_config):
+    base_config["features"] = {"tekton": False}
+    result = run(base_config)
+    assert not tekton_objects(result) and not result.of_type(CONFIGFILE)
+    assert not [k for k in result.outputs if k.startswith("tekton")]
+
+
+def test_tekton_adds_no_resources_per_app(run, base_config):
+    def count(apps):
+        config = copy.deepcopy(base_config)
+        config["apps"] = [{"name": f"app-{i}", "image": f"quay.io/org/app-{i}",
+                           "sourceRepo": f"https://github.com/org/app-{i}.git"} for i in range(apps)]
+        result = run(config, secrets=ALL_SECRETS)
+        tekton_urn = [r.urn for r in result.resources if r.type == TEKTON_TYPE][0]
+        ours = [r for r in result.resources if r.parent == tekton_urn]
+        listener = result.find("EventListener", "gitops-ci", "gitops-ci").inputs["spec"]
+        return len(ours), len(listener["triggers"])
+    assert count(1) == (count(40)[0], 1)
+    assert count(40)[1] == 40
+
+
+# ---------------------------------------------------------------- strict validation
+def test_tekton_objects_of_every_stack_pass_validate_manifests(stack_result, validate_docs):
+    _, result = stack_result
+    docs = manifests_of(tekton_objects(result))
+    assert {d["kind"] for d in docs} == {"Task", "Pipeline", "TriggerBinding", "TriggerTemplate", "EventListener"}
+    validate_docs(docs)
+    assert references.problems(docs) == []
+
+
+def test_every_tekton_object_with_all_options_passes_validate_manifests(run, base_config, validate_docs):
+    base_config["configRepo"]["url"] = "git@github.com:org/gitops-config.git"
+    base_config["tekton"] = {"gitAuth": "ssh", "sshKnownHosts": KNOWN_HOSTS}
+    result = run(base_config, secrets={**ALL_SECRETS, "gitSshPrivateKey": SSH_KEY})
+    docs = [r.manifest() for r in result.k8s_objects()
+            if (r.inputs["metadata"] or {}).get("namespace") in ("gitops-ci", "tekton-pipelines")
+            or r.inputs["kind"] == "ClusterRoleBinding"]
+    # The PipelineRun inside the TriggerTemplate is only checked by Tekton when a push arrives: check it now.
+    template = result.find("TriggerTemplate", "gitops-ci-run", "gitops-ci").manifest()
+    runs = [{**run_, "metadata": {"name": "gitops-ci-run-x", **{k: v for k, v in run_["metadata"].items()
+                                                                if k != "generateName"}}}
+            for run_ in template["spec"]["resourcetemplates"]]
+    validate_docs(docs + runs)
+
+
+def test_token_mode_clones_and_pushes_an_ssh_style_config_repo_over_https(run, base_config):
+    base_config["configRepo"]["url"] = "git@github.com:org/gitops-config.git"
+    result = run(base_config)
+    for name in ("gitops-ci", "stage-release"):
+        defaults = {p["name"]: p.get("default") for p in pipeline(result, name)["params"]}
+        assert defaults["config-url"] == "https://github.com/org/gitops-config.git"
+    ssh = copy.deepcopy(base_config)
+    ssh["tekton"] = {"gitAuth": "ssh", "sshKnownHosts": KNOWN_HOSTS}
+    defaults = {p["name"]: p.get("default") for p in pipeline(run(ssh), "gitops-ci")["params"]}
+    assert defaults["config-url"] == "git@github.com:org/gitops-config.git"
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.0.0", "55dd80ef1b83"])
+def test_catalog_revision_must_be_a_full_commit_sha(base_config, revision):
+    base_config["versions"] = {"tektonCatalogRevision": revision}
+    with pytest.raises(ConfigError) as err:
+        load_config(base_config, "dev")
+    assert err.value.lines[0].startswith("gitops-platform:versions.tektonCatalogRevision: ")
+    assert "40-character commit SHA" in err.value.lines[0]
