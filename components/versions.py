@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 # A tag is exact when it is a version (v1.2.3, 1.2.3, 1.2.3-alpine...) or a digest; never a
 # floating name.

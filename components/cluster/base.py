@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from components.config import ClusterConfig
 
+
 @dataclass(frozen=True)
 class NodePorts:
     """Node ports that kind maps to host ports: host port -> NodePort service -> pod."""
