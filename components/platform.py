@@ -6,9 +6,14 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.applications import ArgoApplications, ArgoApplicationsArgs
+from components.argocd import ArgoCD, ArgoCDArgs
 from components.cluster import ClusterArgs, NodePorts, create_cluster
 from components.config import PlatformConfig
+from components.flagger import Flagger, FlaggerArgs
+from components.flux import FluxImageAutomation, FluxImageAutomationArgs
 from components.models import LABELS
+from components.tekton import Tekton, TektonArgs
 
 
 @dataclass(frozen=True)
@@ -66,14 +71,10 @@ class GitOpsPlatform(pulumi.ComponentResource):
             "namespaces": cfg.app_namespaces,
         }
 
-        # --- argocd ---
-        from components.applications import ArgoApplications, ArgoApplicationsArgs
-        from components.argocd import ArgoCD, ArgoCDArgs
-
-        kind = cfg.cluster.provider == "kind"
+        on_kind = cfg.cluster.provider == "kind"
         self.argocd = ArgoCD(
             f"{name}-argocd",
-            ArgoCDArgs(argocd=cfg.argocd, versions=cfg.versions, provider=self.provider, on_kind=kind,
+            ArgoCDArgs(argocd=cfg.argocd, versions=cfg.versions, provider=self.provider, on_kind=on_kind,
                        node_port=self.node_ports.argocd, host_port=cfg.cluster.kind.argocd_host_port,
                        protect=protect, webhook_secret=args.secrets.argocd_webhook_secret),
             pulumi.ResourceOptions(parent=self))
@@ -93,13 +94,8 @@ class GitOpsPlatform(pulumi.ComponentResource):
         if self.argocd.webhook_url is not None:
             self.outputs["argocdWebhookUrl"] = self.argocd.webhook_url
             self.outputs["argocdWebhookSecret"] = self.argocd.webhook_secret
-        # --- end argocd ---
 
-        # --- tekton ---
         if cfg.tekton_enabled:
-            from components.tekton import Tekton, TektonArgs
-
-            on_kind = cfg.cluster.provider == "kind"
             self.tekton = Tekton(
                 f"{name}-tekton",
                 TektonArgs(config=cfg, git_token=args.secrets.git_token,
@@ -114,12 +110,8 @@ class GitOpsPlatform(pulumi.ComponentResource):
             self.outputs["tektonWebhookUrl"] = self.tekton.webhook_url
             self.outputs["tektonWebhookHint"] = self.tekton.webhook_hint
             self.outputs["tektonWebhookSecret"] = self.tekton.webhook_secret
-        # --- end tekton ---
 
-        # --- flux ---
         if cfg.flux_enabled:
-            from components.flux import FluxImageAutomation, FluxImageAutomationArgs
-
             self.flux = FluxImageAutomation(
                 f"{name}-flux",
                 FluxImageAutomationArgs(config=cfg, provider=self.provider, app_namespaces=self.namespaces,
@@ -132,17 +124,12 @@ class GitOpsPlatform(pulumi.ComponentResource):
             self.outputs["fluxWebhookToken"] = self.flux.webhook_token
             self.outputs["fluxWebhookPathCommand"] = self.flux.webhook_path_command
             self.outputs["fluxImagePolicies"] = self.flux.policies
-        # --- end flux ---
 
-        # --- flagger ---
         if cfg.flagger_enabled:
-            from components.flagger import Flagger, FlaggerArgs
-
             self.flagger = Flagger(
                 f"{name}-flagger",
                 FlaggerArgs(config=cfg, provider=self.provider, app_namespaces=self.namespaces),
                 pulumi.ResourceOptions(parent=self))
             self.outputs["flaggerCanaries"] = self.flagger.canary_names
-        # --- end flagger ---
 
         self.register_outputs(self.outputs)

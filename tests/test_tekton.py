@@ -204,11 +204,25 @@ def test_only_the_deploy_branch_of_a_dev_environment_writes_the_overlay(run, bas
         defaults = {p["name"]: p.get("default") for p in spec["params"]}
         assert defaults["deploy-branch"] == "trunk" and defaults["environment"] == environment
         guard = [{"input": "$(params.source-branch)", "operator": "in", "values": ["$(params.deploy-branch)"]},
-                 {"input": "$(params.environment)", "operator": "in", "values": ["dev"]}]
+                 {"input": "$(params.environment)", "operator": "in", "values": ["dev"]},
+                 {"input": "$(params.image-updates)", "operator": "in", "values": ["tekton"]}]
+        assert defaults["image-updates"] == "tekton"
         writers = {t["name"] for t in spec["tasks"] if t.get("when")}
         assert writers == {"set-image", "commit-push", "argocd-sync"}
         for name in writers:
             assert pipeline_task(spec, name)["when"] == guard
+
+
+def test_with_flux_image_updates_the_pipeline_only_builds_and_pushes(run, base_config):
+    base_config["imageUpdates"] = "flux"
+    base_config["apps"] = [dict(app, imagePolicy={"semver": ">=1.0.0"}) for app in base_config["apps"]]
+    spec = pipeline(run(base_config, stack="dev", secrets=ALL_SECRETS), "gitops-ci")
+    defaults = {p["name"]: p.get("default") for p in spec["params"]}
+    # Flux writes image references by policy; the overlay writers are skipped by their `when` guard.
+    assert defaults["image-updates"] == "flux"
+    for name in ("set-image", "commit-push"):
+        assert {"input": "$(params.image-updates)", "operator": "in", "values": ["tekton"]} \
+            in pipeline_task(spec, name)["when"]
 
 
 def test_stage_release_promotes_the_dev_digest_through_a_branch_and_a_pull_request(run, base_config):

@@ -81,10 +81,12 @@ def gitops_ci(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
     the deploy branch in a dev environment only, set the image by digest in the overlay and push it."""
     versions, tekton = cfg.versions, cfg.tekton
     # Only a push to the deploy branch of a dev environment writes the overlay; other branches build and
-    # test, and other environments are changed through stage-release only.
+    # test, and other environments are changed through stage-release only. With `imageUpdates: flux`,
+    # Flux writes image references by policy, so the pipeline only builds and pushes.
     deploy_to_dev = [
         WhenExpression(input="$(params.source-branch)", operator="in", values=["$(params.deploy-branch)"]),
         WhenExpression(input="$(params.environment)", operator="in", values=[DEV]),
+        WhenExpression(input="$(params.image-updates)", operator="in", values=["tekton"]),
     ]
     digest = "$(tasks.build-and-push.results.IMAGE_DIGEST)"
     tasks = [
@@ -126,6 +128,8 @@ def gitops_ci(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
         ParamSpec(name="overlay-path", type="string", description="The app's overlay in the config repo."),
         ParamSpec(name="environment", type="string", default=cfg.environment,
                   description="Environment of this cluster; only dev overlays are written by CI."),
+        ParamSpec(name="image-updates", type="string", default=cfg.image_updates,
+                  description="Who writes image references to the config repo: tekton (this pipeline) or flux."),
         ParamSpec(name="deploy-branch", type="string", default=tekton.deploy_branch,
                   description="Source branch whose pushes are deployed to dev."),
         ParamSpec(name="config-url", type="string", default=config_clone_url(cfg), description="Config repo."),
