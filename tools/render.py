@@ -27,7 +27,8 @@ SUMMARY_KEYS = ("chart", "version", "repositoryOpts", "namespace", "name", "file
                 "context")
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter when PyYAML has it (the wheels do): the pure-Python one is a third of a large render.
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
     pass
 
 
