@@ -8,10 +8,8 @@ ImageUpdateAutomation for the environment and a webhook Receiver.
 """
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
-import json
 import posixpath
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +47,7 @@ from components.models.flux import (
     TagFilter,
     UpdateStrategy,
 )
+from components.registry import docker_config_json, registry_host
 from components.versions import Versions
 
 NAMESPACE = "flux-system"
@@ -334,7 +333,7 @@ class FluxImageAutomation(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=REGISTRY_SECRET, namespace=NAMESPACE, labels=LABELS),
                 type="kubernetes.io/dockerconfigjson",
                 string_data={".dockerconfigjson": pulumi.Output.secret(args.registry_password).apply(
-                    lambda password: _docker_config(cfg.registry.server, cfg.registry.username, password))},
+                    lambda password: docker_config_json(cfg.registry.server, cfg.registry.username, password))},
                 opts=in_flux)
         repositories: dict[str, str] = {}  # image -> ImageRepository name
         self.image_repositories = []
@@ -344,7 +343,7 @@ class FluxImageAutomation(pulumi.ComponentResource):
                 continue
             if app.image not in repositories:
                 repositories[app.image] = app.name
-                authenticated = registry_secret is not None and image_host(app.image) == _host(cfg.registry.server)
+                authenticated = registry_secret is not None and image_host(app.image) == registry_host(cfg.registry.server)
                 self.image_repositories.append(custom_resource(f"{name}-imagerepo-{app.name}", ImageRepository(
                     metadata=meta(app.name, **{IMAGE_REPOSITORY_LABEL: "true"}),
                     spec=ImageRepositorySpec(image=app.image, interval=cfg.flux.interval,
@@ -429,17 +428,6 @@ class FluxImageAutomation(pulumi.ComponentResource):
             f"{name}-git-auth",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=GIT_SECRET, namespace=NAMESPACE, labels=LABELS),
             string_data=data, opts=opts)
-
-
-def _host(server: str) -> str:
-    return "docker.io" if server in ("index.docker.io", "registry-1.docker.io") else server
-
-
-def _docker_config(server: str, username: str, password: str) -> str:
-    # Docker Hub credentials are keyed by the index URL, as `kubectl create secret docker-registry` does.
-    key = "https://index.docker.io/v1/" if _host(server) == "docker.io" else server
-    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return json.dumps({"auths": {key: {"username": username, "password": password, "auth": auth}}})
 
 
 def _policy_spec(policy, repository: str) -> ImagePolicySpec:

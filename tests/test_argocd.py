@@ -291,8 +291,9 @@ def test_repo_secret_token_is_a_pulumi_secret_and_never_rendered(run, base_confi
     secret = result.find("Secret", "config-repo", "argocd")
     assert secret.inputs["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repository"
     assert any(path.startswith("stringData") for path in secret.secret_paths)
-    assert secret.raw_inputs["stringData"] == {"type": "git", "url": "https://github.com/org/gitops-config.git",
+    matches = secret.raw_inputs["stringData"] == {"type": "git", "url": "https://github.com/org/gitops-config.git",
                                                "username": "ci-bot", "password": secrets["gitToken"]}
+    assert matches, "secret data differs from what was set (values are not shown)"
     assert secrets["gitToken"] not in to_yaml(manifests(result))
     assert secrets["gitToken"] not in repr(secret.inputs)
 
@@ -308,8 +309,9 @@ def test_ssh_config_repo_uses_the_ssh_key(run, base_config):
     base_config["configRepo"]["url"] = "git@github.com:org/gitops-config.git"
     result = run(base_config, secrets={"gitToken": "tok-123", "gitSshPrivateKey": "KEY-PEM-456"})
     secret = result.find("Secret", "config-repo", "argocd")
-    assert secret.raw_inputs["stringData"] == {"type": "git", "url": "git@github.com:org/gitops-config.git",
+    matches = secret.raw_inputs["stringData"] == {"type": "git", "url": "git@github.com:org/gitops-config.git",
                                                "sshPrivateKey": "KEY-PEM-456"}
+    assert matches, "secret data differs from what was set (values are not shown)"
     assert "KEY-PEM-456" not in to_yaml(manifests(result))
 
 
@@ -320,7 +322,8 @@ def test_webhook_secret_is_generated_set_in_the_chart_and_exported_as_secret(run
     assert result.outputs["argocdWebhookUrl"] == "http://localhost:8080/api/webhook"
     release = release_of(result)
     assert "values.configs.secret.githubSecret" in release.secret_paths
-    assert release.raw_inputs["values"]["configs"]["secret"]["githubSecret"] == FAKE_GENERATED
+    matches = release.raw_inputs["values"]["configs"]["secret"]["githubSecret"] == FAKE_GENERATED
+    assert matches, "secret data differs from what was set (values are not shown)"
 
 
 def test_configured_webhook_secret_is_used(run, base_config, secrets):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -188,8 +189,10 @@ def test_registry_credentials_only_for_images_on_the_configured_registry(run, fl
     assert secret.inputs["type"] == "kubernetes.io/dockerconfigjson"
     assert "stringData" in secret.secret_paths
     assert secret.inputs["stringData"] == {".dockerconfigjson": "[secret]"}
-    assert '"quay.io"' in secret.raw_inputs["stringData"][".dockerconfigjson"]
-    assert "known-registry-password-987654" in secret.raw_inputs["stringData"][".dockerconfigjson"]
+    auths = json.loads(secret.raw_inputs["stringData"][".dockerconfigjson"])["auths"]
+    assert list(auths) == ["https://quay.io"]
+    carries_password = auths["https://quay.io"]["password"] == "known-registry-password-987654"
+    assert carries_password  # a bare bool: a failure message never shows the secret
     quay = result.find("ImageRepository", "person-service", "flux-system")
     assert quay.inputs["spec"]["secretRef"] == {"name": "gitops-registry-auth"}
     assert secret.urn in quay.dependencies
@@ -238,7 +241,8 @@ def test_git_credentials_are_a_pulumi_secret(run, flux_config):
     secret = result.find("Secret", "gitops-config-auth", "flux-system")
     assert "stringData" in secret.secret_paths
     assert secret.inputs["stringData"] == {"username": "[secret]", "password": "[secret]"}
-    assert secret.raw_inputs["stringData"] == {"username": "ci-bot", "password": "ghp_known_git_token_value_123456"}
+    matches = secret.raw_inputs["stringData"] == {"username": "ci-bot", "password": "ghp_known_git_token_value_123456"}
+    assert matches, "secret data differs from what was set (values are not shown)"
     repository = result.find("GitRepository", "gitops-config", "flux-system")
     assert repository.inputs["spec"]["secretRef"] == {"name": "gitops-config-auth"}
     assert secret.urn in repository.dependencies
@@ -256,7 +260,8 @@ def test_ssh_config_repo_uses_the_deploy_key_and_verified_host_keys(run, flux_co
     assert repository.inputs["spec"]["url"] == "ssh://git@github.com/org/gitops-config.git"
     secret = result.find("Secret", "gitops-config-auth", "flux-system")
     assert secret.secret_paths
-    assert secret.raw_inputs["stringData"]["identity"] == "-----BEGIN OPENSSH PRIVATE KEY-----known"
+    matches = secret.raw_inputs["stringData"]["identity"] == "-----BEGIN OPENSSH PRIVATE KEY-----known"
+    assert matches, "secret data differs from what was set (values are not shown)"
     assert secret.raw_inputs["stringData"]["known_hosts"].startswith("github.com ssh-ed25519 ")
 
 
@@ -275,7 +280,9 @@ def test_webhook_receiver_url_and_token(run, flux_config):
     assert "fluxWebhookToken" in result.secret_outputs and result.raw_outputs["fluxWebhookToken"] == token
     assert "status.webhookPath" in result.outputs["fluxWebhookPathCommand"]
     secret = result.find("Secret", "gitops-webhook-token", "flux-system")
-    assert secret.secret_paths and secret.raw_inputs["stringData"] == {"token": token}
+    assert secret.secret_paths
+    matches = secret.raw_inputs["stringData"] == {"token": token}
+    assert matches, "secret data differs from what was set (values are not shown)"
     assert not result.of_type("random:index/randomPassword:RandomPassword") or all(
         "flux" not in r.name for r in result.of_type("random:index/randomPassword:RandomPassword"))
 

@@ -295,7 +295,8 @@ def test_argocd_sync_only_exists_with_an_argocd_token(run, base_config):
     assert {"name": "ARGOCD_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "argocd-token", "key": "token"}}} in env
     secret = with_token.find("Secret", "argocd-token", "gitops-ci")
     assert secret.secret_paths == ["stringData"]
-    assert secret.raw_inputs["stringData"] == {"token": "known-argocd-token-555"}
+    matches = secret.raw_inputs["stringData"] == {"token": "known-argocd-token-555"}
+    assert matches, "secret data differs from what was set (values are not shown)"
 
 
 # ---------------------------------------------------------------- identity
@@ -306,7 +307,8 @@ def test_token_mode_secrets_are_annotated_and_secret(run, base_config):
     assert git.inputs["metadata"]["annotations"] == {"tekton.dev/git-0": "https://github.com"}
     assert git.secret_paths == ["stringData"]
     assert git.inputs["stringData"] == {"username": "[secret]", "password": "[secret]"}
-    assert git.raw_inputs["stringData"] == {"username": "ci-bot", "password": ALL_SECRETS["gitToken"]}
+    matches = git.raw_inputs["stringData"] == {"username": "ci-bot", "password": ALL_SECRETS["gitToken"]}
+    assert matches, "secret data differs from what was set (values are not shown)"
 
     registry = result.find("Secret", "pipeline-bot-registry", "gitops-ci")
     assert registry.inputs["type"] == "kubernetes.io/dockerconfigjson"
@@ -332,8 +334,8 @@ def test_docker_hub_credentials_use_the_docker_hub_key(run, base_config):
     base_config["registry"] = {"server": "docker.io", "username": "bot"}
     registry = run(base_config).find("Secret", "pipeline-bot-registry", "gitops-ci")
     assert registry.inputs["metadata"]["annotations"] == {"tekton.dev/docker-0": "https://index.docker.io/v1/"}
-    assert list(json.loads(registry.raw_inputs["stringData"][".dockerconfigjson"])["auths"]) == \
-        ["https://index.docker.io/v1/"]
+    auths = list(json.loads(registry.raw_inputs["stringData"][".dockerconfigjson"])["auths"])
+    assert auths == ["https://index.docker.io/v1/"]
 
 
 def test_ssh_mode_uses_a_deploy_key_with_pinned_host_keys(run, base_config):
@@ -345,7 +347,8 @@ def test_ssh_mode_uses_a_deploy_key_with_pinned_host_keys(run, base_config):
     assert ssh.inputs["type"] == "kubernetes.io/ssh-auth"
     assert ssh.inputs["metadata"]["annotations"] == {"tekton.dev/git-0": "github.com"}
     assert ssh.secret_paths == ["stringData"]
-    assert ssh.raw_inputs["stringData"] == {"ssh-privatekey": SSH_KEY + "\n", "known_hosts": KNOWN_HOSTS}
+    matches = ssh.raw_inputs["stringData"] == {"ssh-privatekey": SSH_KEY + "\n", "known_hosts": KNOWN_HOSTS}
+    assert matches, "secret data differs from what was set (values are not shown)"
     with pytest.raises(KeyError):
         result.find("Secret", "pipeline-bot-git", "gitops-ci")
     bot = result.find("ServiceAccount", "pipeline-bot", "gitops-ci")
@@ -451,7 +454,8 @@ def test_webhook_secret_is_generated_as_a_pulumi_secret(run, base_config):
     assert result.raw_outputs["tektonWebhookSecret"] == FAKE_GENERATED
     secret = result.find("Secret", "github-webhook", "gitops-ci")
     assert secret.secret_paths == ["stringData"]
-    assert secret.raw_inputs["stringData"] == {"secretToken": FAKE_GENERATED}
+    matches = secret.raw_inputs["stringData"] == {"secretToken": FAKE_GENERATED}
+    assert matches, "secret data differs from what was set (values are not shown)"
 
 
 def test_configured_webhook_secret_is_used_instead(run, base_config):
@@ -461,7 +465,8 @@ def test_configured_webhook_secret_is_used_instead(run, base_config):
     assert result.raw_outputs["tektonWebhookSecret"] == "known-hook-secret-31337"
     assert "tektonWebhookSecret" in result.secret_outputs
     secret = result.find("Secret", "github-webhook", "gitops-ci")
-    assert secret.raw_inputs["stringData"] == {"secretToken": "known-hook-secret-31337"}
+    matches = secret.raw_inputs["stringData"] == {"secretToken": "known-hook-secret-31337"}
+    assert matches, "secret data differs from what was set (values are not shown)"
 
 
 def test_webhook_url_and_exposure_hint_are_outputs(run, base_config):

@@ -4,8 +4,6 @@ gets `edit` in the CI namespace only, the listener gets Triggers' own roles.
 """
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -14,6 +12,7 @@ import pulumi_random as random
 
 from components.config import PlatformConfig, repo_host
 from components.models import LABELS
+from components.registry import docker_config_json, registry_url
 
 PIPELINE_BOT = "pipeline-bot"
 LISTENER_ACCOUNT = "gitops-ci-listener"
@@ -23,7 +22,6 @@ API_TOKEN_SECRET = "pipeline-bot-git-api"
 REGISTRY_SECRET = "pipeline-bot-registry"
 WEBHOOK_SECRET = "github-webhook"
 ARGOCD_SECRET = "argocd-token"
-DOCKER_HUB = "https://index.docker.io/v1/"
 
 
 @dataclass(frozen=True)
@@ -45,16 +43,6 @@ class Identity:
     api_token_secret: str | None      # Secret with a `password` key usable as a GitHub API token
     argocd_secret: str | None
     resources: list[pulumi.Resource]  # every object in the CI namespace, for dependents to wait on
-
-
-def registry_url(server: str) -> str:
-    """The key Docker and Tekton use for a registry (Docker Hub's historical v1 URL for docker.io)."""
-    return DOCKER_HUB if server in ("docker.io", "index.docker.io", "registry-1.docker.io") else f"https://{server}"
-
-
-def docker_config_json(server: str, username: str, password: str) -> str:
-    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return json.dumps({"auths": {registry_url(server): {"username": username, "password": password, "auth": auth}}})
 
 
 def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, child: pulumi.ResourceOptions,
