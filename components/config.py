@@ -58,7 +58,7 @@ class Model(BaseModel):
 
 def dns_label(kind: str):
     def check(value: str) -> str:
-        if not isinstance(value, str) or len(value) > 63 or not DNS1123_LABEL.match(value):
+        if not isinstance(value, str) or len(value) > 63 or not DNS1123_LABEL.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid Kubernetes {kind} (DNS-1123 label: lower-case "
                              "letters, digits and '-', at most 63 characters, starting and ending "
                              "with a letter or digit)")
@@ -70,7 +70,9 @@ def check_repo_url(value: str) -> str:
     """Absolute https://, http://, ssh:// or scp-like git@host:path URLs only."""
     if not isinstance(value, str) or not value.strip() or value != value.strip():
         raise ValueError(f"{value!r} is not a repository URL")
-    if re.match(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[^/].*", value):  # git@github.com:org/repo.git
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(f"{value!r} is not a repository URL (it contains spaces or control characters)")
+    if re.fullmatch(r"[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[^/]\S*", value):  # git@github.com:org/repo.git
         return value
     parsed = urlparse(value)
     if parsed.scheme not in ("https", "http", "ssh") or not parsed.hostname or parsed.path in ("", "/"):
@@ -90,7 +92,7 @@ def repo_is_ssh(url: str) -> bool:
 
 
 def check_duration(value: str) -> str:
-    if not isinstance(value, str) or not DURATION.match(value):
+    if not isinstance(value, str) or not DURATION.fullmatch(value):
         raise ValueError(f"{value!r} is not a duration like 30s, 5m or 1h30m")
     return value
 
@@ -139,14 +141,14 @@ class EksCluster(Model):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", value):
+        if value is not None and not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-[0-9]", value):
             raise ValueError(f"{value!r} is not an AWS region like us-west-2")
         return value
 
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not re.match(r"^1\.[0-9]{2}$", str(value)):
+        if not re.fullmatch(r"1\.[0-9]{2}", str(value)):
             raise ValueError(f"{value!r} is not a Kubernetes minor version like \"1.33\"")
         return value
 
@@ -190,7 +192,7 @@ class ConfigRepo(Model):
     @field_validator("revision")
     @classmethod
     def _revision(cls, value: str) -> str:
-        if not value or not re.match(r"^[A-Za-z0-9._/-]+$", value) or ".." in value:
+        if not value or not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in value:
             raise ValueError(f"{value!r} is not a valid git branch, tag or commit")
         return value
 
@@ -202,7 +204,7 @@ class Registry(Model):
     @field_validator("server")
     @classmethod
     def _server(cls, value: str) -> str:
-        if not re.match(r"^[a-z0-9.-]+(:[0-9]+)?$", value):
+        if not re.fullmatch(r"[a-z0-9.-]+(:[0-9]+)?", value):
             raise ValueError(f"{value!r} is not a registry host like quay.io or ghcr.io")
         return value
 
@@ -263,7 +265,7 @@ class Canary(Model):
     @classmethod
     def _flagger_interval(cls, value: str) -> str:
         # Flagger's CRD only takes whole seconds or minutes (pattern ^[0-9]+(m|s)).
-        if not re.match(r"^([0-9]+m)?([0-9]+s)?$", value):
+        if not re.fullmatch(r"([0-9]+m)?([0-9]+s)?", value):
             raise ValueError(f"{value!r} is not a Flagger analysis interval (whole seconds or minutes: 30s, 1m, 1m30s)")
         return value
 
@@ -272,7 +274,7 @@ class Canary(Model):
     def _gateway(cls, value: str | None) -> str | None:
         if value is not None:
             parts = value.split("/")
-            if len(parts) > 2 or not all(DNS1123_LABEL.match(p) and len(p) <= 63 for p in parts):
+            if len(parts) > 2 or not all(DNS1123_LABEL.fullmatch(p) and len(p) <= 63 for p in parts):
                 raise ValueError(f"{value!r} is not a Gateway reference like 'gateway' or 'infra/gateway'")
         return value
 
@@ -305,8 +307,8 @@ class App(Model):
     @classmethod
     def _image(cls, value: str) -> str:
         # The app image is a repository; CI and Flux choose the tag, so a tag here is a mistake.
-        if not re.match(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)+$", value) \
-                and not re.match(r"^[a-z0-9]+([._-][a-z0-9]+)*$", value):
+        if not re.fullmatch(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)+", value) \
+                and not re.fullmatch(r"[a-z0-9]+([._-][a-z0-9]+)*", value):
             raise ValueError(f"{value!r} is not an image repository like quay.io/org/app (no tag or digest)")
         return value
 
@@ -332,7 +334,7 @@ class SyncWindow(Model):
     @classmethod
     def _cron(cls, value: str) -> str:
         fields = value.split()
-        if len(fields) != 5 or not all(re.match(r"^[0-9*/,-]+$", f) for f in fields):
+        if len(fields) != 5 or not all(re.fullmatch(r"[0-9*/,-]+", f) for f in fields):
             raise ValueError(f"{value!r} is not a 5-field cron schedule like '0 8 * * 1-5'")
         return value
 
@@ -412,21 +414,21 @@ class TektonConfig(Model):
     @field_validator("deploy_branch")
     @classmethod
     def _branch(cls, value: str) -> str:
-        if not value or not re.match(r"^[A-Za-z0-9._/-]+$", value) or ".." in value or value.startswith("/"):
+        if not value or not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in value or value.startswith("/"):
             raise ValueError(f"{value!r} is not a valid git branch name")
         return value
 
     @field_validator("release_branch_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9._/-]*$", value) or ".." in value or value.startswith("/"):
+        if not re.fullmatch(r"[A-Za-z0-9._/-]*", value) or ".." in value or value.startswith("/"):
             raise ValueError(f"{value!r} is not a valid git branch name prefix")
         return value
 
     @field_validator("storage")
     @classmethod
     def _storage(cls, value: str) -> str:
-        if not re.match(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$", str(value)):
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?", str(value)):
             raise ValueError(f"{value!r} is not a Kubernetes storage quantity like 1Gi")
         return value
 
@@ -470,7 +472,7 @@ class FluxConfig(Model):
     @field_validator("push_branch")
     @classmethod
     def _push_branch(cls, value: str) -> str:
-        if value and (not re.match(r"^[A-Za-z0-9._/-]+$", value) or ".." in value or value.startswith("/")):
+        if value and (not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in value or value.startswith("/")):
             raise ValueError(f"{value!r} is not a valid git branch name")
         return value
 
@@ -684,7 +686,7 @@ def _key(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             key += f"[{part}]"
-        elif not re.match(r"^[A-Za-z0-9_.-]+$", str(part)):
+        elif not re.fullmatch(r"[A-Za-z0-9_.-]+", str(part)):
             key += f"[{str(part)!r}]"  # a hostile key is quoted, never printed raw (newlines, spaces)
         else:
             key += ("" if first else ".") + str(part)

@@ -89,6 +89,8 @@ class Versions(BaseModel):
     @classmethod
     def _not_floating(cls, value: str, info):
         name = info.field_name
+        if not value or any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise ValueError(f"{value!r} must be a non-empty value without spaces or control characters")
         if name.startswith("image_") or name == "kind_node_image":
             if not image_is_pinned(value):
                 raise ValueError(f"{value!r} is not pinned to an exact tag or digest")

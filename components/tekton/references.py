@@ -93,7 +93,7 @@ def resolve(task_ref: dict[str, Any], local: dict[str, Interface]) -> tuple[Inte
         if task_ref["resolver"] != "git":
             return None, f"resolver {task_ref['resolver']!r} is not the pinned git resolver"
         params = {p["name"]: p["value"] for p in task_ref.get("params") or []}
-        if not SHA.match(str(params.get("revision", ""))):
+        if not SHA.fullmatch(str(params.get("revision", ""))):
             return None, f"git resolver revision {params.get('revision')!r} is not a 40-hex commit SHA"
         catalog = CATALOG.get(params.get("pathInRepo", ""))
         if catalog is None:
