@@ -97,6 +97,13 @@ def check_duration(value: str) -> str:
     return value
 
 
+def check_git_ref(value: str, what: str = "git branch name") -> str:
+    """A branch/tag name git accepts: no spaces, no '..', not starting with '/'."""
+    if not value or not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in value or value.startswith("/"):
+        raise ValueError(f"{value!r} is not a valid {what}")
+    return value
+
+
 def check_repo_path(value: str) -> str:
     """A path inside the config repo: relative, normalised, never escaping with `..`."""
     if not isinstance(value, str) or not value.strip():
@@ -189,12 +196,7 @@ class ConfigRepo(Model):
 
     _url = field_validator("url")(classmethod(lambda cls, v: check_repo_url(v)))
 
-    @field_validator("revision")
-    @classmethod
-    def _revision(cls, value: str) -> str:
-        if not value or not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in value:
-            raise ValueError(f"{value!r} is not a valid git branch, tag or commit")
-        return value
+    _revision = field_validator("revision")(classmethod(lambda cls, v: check_git_ref(v, "git branch, tag or commit")))
 
 
 class Registry(Model):
@@ -411,12 +413,7 @@ class TektonConfig(Model):
 
     _namespace = field_validator("namespace")(classmethod(lambda cls, v: dns_label("namespace name")(v)))
 
-    @field_validator("deploy_branch")
-    @classmethod
-    def _branch(cls, value: str) -> str:
-        if not value or not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in value or value.startswith("/"):
-            raise ValueError(f"{value!r} is not a valid git branch name")
-        return value
+    _deploy_branch = field_validator("deploy_branch")(classmethod(lambda cls, v: check_git_ref(v)))
 
     @field_validator("release_branch_prefix")
     @classmethod
@@ -469,12 +466,7 @@ class FluxConfig(Model):
 
     _interval = field_validator("interval")(classmethod(lambda cls, v: check_duration(v)))
 
-    @field_validator("push_branch")
-    @classmethod
-    def _push_branch(cls, value: str) -> str:
-        if value and (not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in value or value.startswith("/")):
-            raise ValueError(f"{value!r} is not a valid git branch name")
-        return value
+    _push_branch = field_validator("push_branch")(classmethod(lambda cls, v: v and check_git_ref(v)))
 
     @field_validator("receiver_type")
     @classmethod
