@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from components.versions import Versions, image_is_pinned
+from components.versions import Versions, check_pinned_image
 
 PROJECT = "gitops-platform"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -123,12 +123,7 @@ class KindCluster(Model):
     dashboard_host_port: int = Field(9000, ge=1, le=65535)
     node_image: str = "kindest/node:v1.33.1"
 
-    @field_validator("node_image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        if not image_is_pinned(value):
-            raise ValueError(f"{value!r} is not pinned to an exact tag or digest")
-        return value
+    _node_image = field_validator("node_image")(classmethod(lambda cls, v: check_pinned_image(v)))
 
     @model_validator(mode="after")
     def _distinct_ports(self):
@@ -429,12 +424,7 @@ class TektonConfig(Model):
             raise ValueError(f"{value!r} is not a Kubernetes storage quantity like 1Gi")
         return value
 
-    @field_validator("test_image")
-    @classmethod
-    def _test_image(cls, value: str | None) -> str | None:
-        if value is not None and not image_is_pinned(value):
-            raise ValueError(f"{value!r} is not pinned to an exact tag or digest")
-        return value
+    _test_image = field_validator("test_image")(classmethod(lambda cls, v: v if v is None else check_pinned_image(v)))
 
     @field_validator("github_api_url")
     @classmethod

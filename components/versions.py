@@ -25,6 +25,13 @@ def image_is_pinned(image: str) -> bool:
     return tag.lower() not in FLOATING_TAGS and any(ch.isdigit() for ch in tag)
 
 
+def check_pinned_image(value: str) -> str:
+    """Validator body: `value` unchanged, or ValueError naming why it is not pinned."""
+    if not image_is_pinned(value):
+        raise ValueError(f"{value!r} is not pinned to an exact tag or digest")
+    return value
+
+
 def url_is_pinned(url: str) -> bool:
     """True when a release-manifest URL names an exact version, not latest/stable/main."""
     parts = url.lower().replace("?", "/").replace("=", "/").split("/")
@@ -92,8 +99,7 @@ class Versions(BaseModel):
         if not value or any(ch.isspace() or not ch.isprintable() for ch in value):
             raise ValueError(f"{value!r} must be a non-empty value without spaces or control characters")
         if name.startswith("image_") or name == "kind_node_image":
-            if not image_is_pinned(value):
-                raise ValueError(f"{value!r} is not pinned to an exact tag or digest")
+            check_pinned_image(value)
         elif name.endswith("_version") or name.endswith("_controller"):
             if value.lower() in FLOATING_TAGS or not any(c.isdigit() for c in value):
                 raise ValueError(f"{value!r} is not an exact version")

@@ -7,16 +7,14 @@
 from __future__ import annotations
 
 import copy
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tools.mockrun import ROOT, RunResult, run_program, run_stack
-from tools.render import manifests, to_yaml
+from tools.render import to_yaml
 
 SHARED = ROOT.parent / "shared"
 VALIDATOR = SHARED / "tools" / "validate-manifests"
@@ -85,5 +83,3 @@ def validate_docs(tmp_path):
         return done
     return _validate
 
-
-__all__ = ["manifests", "yaml", "shutil"]

@@ -37,10 +37,6 @@ FAKE_GENERATED = "mock-generated-secret-value"
 FAKE_ADMIN_PASSWORD = "mock-initial-admin-password"
 
 
-class SecretsStore(dict):
-    pass
-
-
 def _mask(value: Any) -> Any:
     """A secret's stand-in: `[secret]`, keeping the keys of a secret mapping (pulumi-kubernetes marks a
     Secret's whole `data`/`stringData` secret) so the masked object keeps its schema shape."""
@@ -110,7 +106,6 @@ class Registration:
     inputs: dict[str, Any]            # secrets replaced by "[secret]"
     secret_paths: list[str]           # input paths that were Pulumi secrets
     raw_inputs: dict[str, Any] = field(repr=False, default_factory=dict)  # real values (tests only)
-    delete_before_replace: bool = False
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -147,8 +142,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             self.registrations.append(Registration(
                 urn=response.urn, type=request.type, name=request.name, parent=request.parent,
                 provider=request.provider, dependencies=list(request.dependencies), protect=request.protect,
-                custom=request.custom, inputs=inputs, secret_paths=secret_paths, raw_inputs=raw,
-                delete_before_replace=request.deleteBeforeReplace))
+                custom=request.custom, inputs=inputs, secret_paths=secret_paths, raw_inputs=raw))
         return response
 
 

@@ -23,7 +23,7 @@ from tools.mockrun import ROOT, Registration, RunResult, load_stack_file, run_pr
 KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "ClusterRole", "RoleBinding",
               "ClusterRoleBinding", "Service"]
 SUMMARY_KEYS = ("chart", "version", "repositoryOpts", "namespace", "name", "file", "files", "url",
-                "create", "delete", "region", "instanceTypes", "scalingConfig", "version", "kubeconfig",
+                "create", "delete", "region", "instanceTypes", "scalingConfig", "kubeconfig",
                 "context")
 
 
