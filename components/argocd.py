@@ -126,6 +126,11 @@ class ArgoCD(pulumi.ComponentResource):
             self.port_forward = (f"kubectl port-forward svc/{SERVER_SERVICE} -n {NAMESPACE} "
                                  f"{PORT_FORWARD_LOCAL_PORT}:443")
 
+        # Where the pipeline posts its push events: the server Service inside the cluster, plain HTTP
+        # when the server runs without TLS (server.insecure), else its self-signed HTTPS port
+        # (argo-helm@argo-cd-10.1.1 charts/argo-cd/templates/argocd-server/service.yaml: ports 80 and 443).
+        scheme = "http" if args.on_kind else "https"
+        self.in_cluster_webhook_url = f"{scheme}://{SERVER_SERVICE}.{NAMESPACE}.svc.cluster.local/api/webhook"
         self.webhook_secret: pulumi.Output[str] | None = None
         self.webhook_url: str | None = None
         if cfg.webhook:

@@ -24,10 +24,14 @@ SECRET_KEYS = (
     "registryPassword",     # registry password/token (Tekton docker-0, Flux ImageRepository)
     "gitSshPrivateKey",     # optional SSH deploy key for the config repo (tekton.gitAuth: ssh)
     "argocdWebhookSecret",  # optional: generated when absent
-    "argocdToken",          # optional: enables the argocd-sync task
     "tektonWebhookSecret",  # optional: generated when absent
     "fluxWebhookToken",     # optional: generated when absent
 )
+# Keys that meant something once: a clear message instead of "unknown key" (their values are never shown).
+RETIRED_KEYS = {
+    "argocdToken": "is no longer used: the pipeline tells Argo CD about a push through its webhook and waits "
+                   "read-only, so no Argo CD token is needed; remove it (pulumi config rm argocdToken)",
+}
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
 RESERVED_NAMESPACES = frozenset({
@@ -66,6 +70,16 @@ def dns_label(kind: str):
     return check
 
 
+def dns_subdomain(kind: str):
+    def check(value: str) -> str:
+        if not isinstance(value, str) or len(value) > 253 or not all(
+                DNS1123_LABEL.fullmatch(part) for part in value.split(".")):
+            raise ValueError(f"{value!r} is not a valid {kind} (DNS-1123 subdomain: lower-case letters, digits, "
+                             "'-' and '.', at most 253 characters)")
+        return value
+    return check
+
+
 def check_repo_url(value: str) -> str:
     """Absolute https://, http://, ssh:// or scp-like git@host:path URLs only."""
     if not isinstance(value, str) or not value.strip() or value != value.strip():
@@ -97,6 +111,13 @@ def check_duration(value: str) -> str:
     return value
 
 
+def duration_seconds(value: str) -> int:
+    """Whole seconds of a duration like 1h30m or 90s (rounded up)."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    total = sum(float(n) * units[u] for n, _, u in re.findall(r"([0-9]+(\.[0-9]+)?)(ms|s|m|h)", value))
+    return max(1, int(-(-total // 1)))
+
+
 def check_git_ref(value: str, what: str = "git branch name") -> str:
     """A branch/tag name git accepts: no spaces, no '..', not starting with '/'."""
     if not value or not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in value or value.startswith("/"):
@@ -121,9 +142,15 @@ class KindCluster(Model):
     workers: int = Field(2, ge=0, le=10)
     argocd_host_port: int = Field(8080, ge=1, le=65535)
     dashboard_host_port: int = Field(9000, ge=1, le=65535)
-    node_image: str = "kindest/node:v1.33.1"
 
-    _node_image = field_validator("node_image")(classmethod(lambda cls, v: check_pinned_image(v)))
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_node_image(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "nodeImage" in data:
+            raise PlatformConfigErrors([("nodeImage", "has moved to versions.kindNodeImage (every pin lives in the "
+                                         "versions table; it must be name:tag@sha256:<digest> of the kind release "
+                                         "in versions.kindVersion)")])
+        return data
 
     @model_validator(mode="after")
     def _distinct_ports(self):
@@ -134,7 +161,7 @@ class KindCluster(Model):
 
 class EksCluster(Model):
     region: str | None = None
-    version: str = "1.33"
+    version: str = "1.35"
     instance_type: str = "t3.large"
     desired_nodes: int = Field(3, ge=1, le=100)
     min_nodes: int = Field(3, ge=1, le=100)
@@ -197,6 +224,7 @@ class ConfigRepo(Model):
 class Registry(Model):
     server: str = "docker.io"
     username: str | None = None
+    insecure: bool = False   # served over plain HTTP (an in-cluster registry): builds push and tag without TLS
 
     @field_validator("server")
     @classmethod
@@ -284,6 +312,52 @@ class Canary(Model):
         return self
 
 
+class Build(Model):
+    """How the app is built from its source repo; paths are relative to the repo root."""
+
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    # Globs of the files whose change builds the app (`**` any depth, `*` within a directory, `?` one
+    # character); empty: any change. Monorepos list each service's directory.
+    paths: list[str] = Field(default_factory=list)
+
+    _context = field_validator("context")(classmethod(lambda cls, v: check_repo_path(v)))
+    _dockerfile = field_validator("dockerfile")(classmethod(lambda cls, v: check_repo_path(v)))
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        for glob in value:
+            check_repo_path(glob)
+            if glob_regex(glob) is None:
+                raise ValueError(f"{glob!r} is not a path glob (letters, digits, '/', '.', '_', '-', '*', '?')")
+        return value
+
+
+def glob_regex(glob: str) -> str | None:
+    """The RE2 regexp (for the trigger's CEL `matches`) of a path glob, anchored at both ends."""
+    if not re.fullmatch(r"[A-Za-z0-9_./*?@+=-]+", glob) or "***" in glob:
+        return None
+    out, i = "", 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out += "(.*/)?"
+            i += 3
+        elif glob.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif glob[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif glob[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(glob[i])
+            i += 1
+    return "^" + out + "$"
+
+
 class App(Model):
     name: str
     namespace: str | None = None
@@ -293,6 +367,7 @@ class App(Model):
     sync: Literal["auto", "manual"] | None = None
     image_policy: ImagePolicy | None = None
     canary: Canary | None = None
+    build: Build = Build()
 
     _name = field_validator("name")(classmethod(lambda cls, v: dns_label("app name")(v)))
     _namespace = field_validator("namespace")(
@@ -397,16 +472,26 @@ class TektonConfig(Model):
     ssh_known_hosts: str | None = None    # required with gitAuth: ssh
     release_branch_prefix: str = "release-"
     storage: str = "1Gi"
+    storage_class: str | None = None      # StorageClass of the run volumes; default: the cluster's default class
     git_user_name: str = "gitops-platform pipeline-bot"
     git_user_email: str = "pipeline-bot@gitops-platform.local"
     deploy_branch: str = "main"           # pushes to this source branch update the dev overlay
     test_image: str | None = None         # image of the run-tests task (default: versions.imageTestRunner)
     test_script: str = "if [ -x ./ci/test.sh ]; then ./ci/test.sh; else echo 'no executable ci/test.sh: no tests'; fi"
-    argocd_server: str = "argocd-server.argocd.svc.cluster.local:443"  # used by argocd-sync (argocdToken set)
-    argocd_insecure: bool = False          # skip TLS verification of argocdServer (self-signed certificate)
+    wait_for_deploy: bool = True          # after a dev deploy, wait until Argo CD runs it (fail the run if not)
+    deploy_timeout: str = "10m"           # how long that wait may take
     github_api_url: str | None = None      # for stage-release pull requests; default from configRepo.url
 
     _namespace = field_validator("namespace")(classmethod(lambda cls, v: dns_label("namespace name")(v)))
+
+    _storage_class = field_validator("storage_class")(
+        classmethod(lambda cls, v: v if v is None else dns_subdomain("StorageClass name")(v)))
+
+    _deploy_timeout = field_validator("deploy_timeout")(classmethod(lambda cls, v: check_duration(v)))
+
+    @property
+    def deploy_timeout_seconds(self) -> int:
+        return duration_seconds(self.deploy_timeout)
 
     _deploy_branch = field_validator("deploy_branch")(classmethod(lambda cls, v: check_git_ref(v)))
 
@@ -709,6 +794,9 @@ def load_config(raw: dict[str, Any], stack: str) -> PlatformConfig:
         else:
             raise ConfigError([f"{PROJECT}:environment: is required because stack {stack!r} is not named "
                                f"after an environment ({', '.join(ENVIRONMENTS)})"])
+    retired = [f"{PROJECT}:{key}: {why}" for key, why in RETIRED_KEYS.items() if key in data]
+    if retired:
+        raise ConfigError(retired)
     unexpected_secrets = [k for k in SECRET_KEYS if k in data]
     for key in unexpected_secrets:
         data.pop(key)
@@ -765,6 +853,6 @@ def read_stack_secrets():
     config = pulumi.Config(PROJECT)
     names = {"git_token": "gitToken", "registry_password": "registryPassword",
              "git_ssh_private_key": "gitSshPrivateKey", "argocd_webhook_secret": "argocdWebhookSecret",
-             "argocd_token": "argocdToken", "tekton_webhook_secret": "tektonWebhookSecret",
+             "tekton_webhook_secret": "tektonWebhookSecret",
              "flux_webhook_token": "fluxWebhookToken"}
     return PlatformSecrets(**{field: config.get_secret(key) for field, key in names.items()})

@@ -24,7 +24,6 @@ class PlatformSecrets:
     registry_password: pulumi.Output[str] | None = None
     git_ssh_private_key: pulumi.Output[str] | None = None
     argocd_webhook_secret: pulumi.Output[str] | None = None
-    argocd_token: pulumi.Output[str] | None = None
     tekton_webhook_secret: pulumi.Output[str] | None = None
     flux_webhook_token: pulumi.Output[str] | None = None
 
@@ -48,7 +47,8 @@ class GitOpsPlatform(pulumi.ComponentResource):
         self.cluster = create_cluster(
             f"{name}-cluster",
             ClusterArgs(config=cfg.cluster, cluster_name=cfg.cluster_name, environment=cfg.environment,
-                        node_ports=self.node_ports),
+                        node_ports=self.node_ports, kind_node_image=cfg.versions.kind_node_image,
+                        kind_version=cfg.versions.kind_version),
             pulumi.ResourceOptions(parent=self, protect=protect))
         self.provider = self.cluster.provider
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
@@ -102,7 +102,10 @@ class GitOpsPlatform(pulumi.ComponentResource):
                            registry_password=args.secrets.registry_password,
                            git_ssh_private_key=args.secrets.git_ssh_private_key,
                            webhook_secret=args.secrets.tekton_webhook_secret,
-                           argocd_token=args.secrets.argocd_token,
+                           argocd_webhook_secret=self.argocd.webhook_secret,
+                           argocd_webhook_url=self.argocd.in_cluster_webhook_url,
+                           argocd_namespace=self.argocd.namespace,
+                           argocd_ready=(self.argocd.namespace_resource,),
                            dashboard_node_port=self.node_ports.dashboard if on_kind else None,
                            dashboard_host_port=cfg.cluster.kind.dashboard_host_port if on_kind else None),
                 on_cluster)

@@ -10,25 +10,56 @@ import re
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from components.urls import check_url
+
 # A tag is exact when it is a version (v1.2.3, 1.2.3, 1.2.3-alpine...) or a digest; never a
 # floating name.
 FLOATING_TAGS = frozenset({"latest", "stable", "main", "master", "edge", "nightly", "head", "dev"})
 
 
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# An exact release: 1.2.3 or v1.2.3, optionally with a pre-release (1.2.3-rc.1); never a range.
+EXACT_VERSION = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?")
+# The OCI distribution spec's tag grammar.
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of an image reference; tag and digest None when absent."""
+    name, _, digest = image.partition("@")
+    head, sep, tag = name.rpartition(":")
+    if not sep or "/" in tag:  # no tag ("alpine", or the port of "host:5000/alpine")
+        return name, None, digest or None
+    return head, tag, digest or None
+
+
 def image_is_pinned(image: str) -> bool:
-    """True when `image` names an exact tag or a digest (registry/name:tag or name@sha256:...)."""
-    if "@sha256:" in image:
-        return True
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:  # no tag at all ("alpine" or "host:5000/alpine")
+    """True when `image` names an exact tag or a well-formed digest (name:tag, name@sha256:<64 hex>)."""
+    name, tag, digest = split_image(image)
+    if not name or "@" in image and not (digest and DIGEST.fullmatch(digest)):
         return False
-    return tag.lower() not in FLOATING_TAGS and any(ch.isdigit() for ch in tag)
+    if digest:
+        return tag is None or bool(TAG.fullmatch(tag))
+    return tag is not None and bool(TAG.fullmatch(tag)) and tag.lower() not in FLOATING_TAGS \
+        and any(ch.isdigit() for ch in tag)
 
 
 def check_pinned_image(value: str) -> str:
     """Validator body: `value` unchanged, or ValueError naming why it is not pinned."""
+    if "@" in value and not DIGEST.fullmatch(value.partition("@")[2]):
+        raise ValueError(f"{value!r} has a malformed digest (a digest is sha256: and 64 hex characters)")
     if not image_is_pinned(value):
         raise ValueError(f"{value!r} is not pinned to an exact tag or digest")
+    return value
+
+
+def check_digest_pinned_image(value: str) -> str:
+    """Validator body for the platform's own images: `name:tag@sha256:<64 hex>`, the tag for people and
+    the digest for the machine."""
+    _, tag, digest = split_image(value)
+    if not image_is_pinned(value) or tag is None or digest is None:
+        raise ValueError(f"{value!r} is not pinned as name:tag@sha256:<64 hex characters> (the tag says which "
+                         "release it is; the digest is what is pulled)")
     return value
 
 
@@ -57,8 +88,7 @@ class Versions(BaseModel):
     tekton_dashboard_version: str = "v0.71.0"
     tekton_release_base: str = "https://infra.tekton.dev/tekton-releases"
 
-    # Flux v2.9.4 and the controllers it pins.
-    flux_version: str = "v2.9.4"
+    # The controllers Flux v2.9.4 pins (fluxcd/flux2@v2.9.4:manifests/bases/*/kustomization.yaml).
     flux_release_base: str = "https://github.com/fluxcd"
     flux_source_controller: str = "v1.9.4"
     flux_kustomize_controller: str = "v1.9.4"
@@ -74,40 +104,73 @@ class Versions(BaseModel):
     loadtester_chart: str = "loadtester"
     loadtester_chart_version: str = "0.38.0"
 
-    # Images used by the platform's own Tekton tasks (exact tags).
-    image_git: str = "docker.io/alpine/git:2.49.1"
-    image_kustomize: str = "registry.k8s.io/kustomize/kustomize:v5.7.1"
-    image_yq: str = "docker.io/mikefarah/yq:4.47.1"
-    image_curl: str = "docker.io/curlimages/curl:8.15.0"
-    image_argocd: str = "quay.io/argoproj/argocd:v3.4.4"
-    image_skopeo: str = "quay.io/skopeo/stable:v1.20.0"
-    image_test_runner: str = "docker.io/library/alpine:3.22.1"
+    # Images the platform's own Tekton tasks run: tag for people, digest for the machine. A tag alone
+    # can be re-pushed (alpine/git is rebuilt weekly, the official images on every base update, quay's
+    # skopeo `stable` daily), so the digest is what is pulled; the tag only says which release it is.
+    # alpine/git v2.52.0: the digest tektoncd-catalog/git-clone@v1.7.0 pins in image/base/Dockerfile.
+    image_git: str = ("docker.io/alpine/git:v2.52.0"
+                      "@sha256:8786a6a02273827d0aa039d174aacd5e017fcce9aba0af62596d991970cab01a")
+    # The official image's multi-arch index for 3.13.15-alpine3.24 (API steps: standard library only).
+    image_python: str = ("docker.io/library/python:3.13.15-alpine3.24"
+                         "@sha256:79e7a9b9ff1cbceff819f856fb374477792a5967759d94df266de7b7b4120e6f")
+    # `-immutable` tags are never re-pushed (containers/image_build README), unlike `stable:v1.22.2`.
+    image_skopeo: str = ("quay.io/skopeo/stable:v1.22.2-immutable"
+                         "@sha256:4a16d57b37617a04b3d643079a477a2848efe892dffcdf0ce56df4262b65f810")
+    image_test_runner: str = ("docker.io/library/alpine:3.24.2"
+                              "@sha256:294b683cb724975bec92580e1e685676bd4b50bda910ddb8c51d4cabeaec77e6")
+    # The maintained kaniko fork (GoogleContainerTools/kaniko was archived in June 2025): the executor
+    # tektoncd-catalog/kaniko@v1.0.0 pins as its BUILDER_IMAGE default. No privileges, runs as uid 0.
+    image_kaniko: str = ("ghcr.io/osscontainertools/kaniko:v1.27.6"
+                         "@sha256:95779f52d460ca70b65a4f4679d4f5163ad6c33edea3303dc8bbff847de5e05c")
+    # The git-init image of tektoncd-catalog/git-clone v1.7.0 (its `gitInitImage` default). Its release
+    # digest is published nowhere we could read offline: set `versions.imageGitClone` to
+    # `...:v1.7.0@sha256:<crane digest ghcr.io/tektoncd-catalog/git-clone:v1.7.0>` to pin it by digest.
+    image_git_clone: str = "ghcr.io/tektoncd-catalog/git-clone:v1.7.0"
 
-    # Tekton catalog tasks through the git resolver, at a fixed catalog commit.
-    tekton_catalog_url: str = "https://github.com/tektoncd/catalog.git"
-    # tektoncd/catalog main on 2026-07-03 ("ci: only run catlin validate when a resource manifest changes"),
-    # which has task/git-clone/0.10 and task/kaniko/0.7.
-    tekton_catalog_revision: str = "55dd80ef1b83861613dce9080dfdf6656f1aecd4"
+    # The maintained successors of the deprecated tektoncd/catalog tasks, fetched by the git resolver at
+    # their release commits (a tag could move; a commit cannot).
+    git_clone_task_url: str = "https://github.com/tektoncd-catalog/git-clone.git"
+    git_clone_task_revision: str = "c166e56217829ecc2062059030a8a0fcc0e1a88f"  # tag v1.7.0 (2026-06-05)
+    kaniko_task_url: str = "https://github.com/tektoncd-catalog/kaniko.git"
+    kaniko_task_revision: str = "362fc28c2ec7cedc40150579c5f27881a60ea714"     # tag v1.0.0 (2026-07-03)
 
-    # kind node image for the dev cluster default (the cluster section can override it too).
-    kind_node_image: str = "kindest/node:v1.33.1"
+    # kind: node images are built for one kind release and pinned by digest (kind's configuration docs:
+    # "include the @sha256: image digest"). v1.35.5 is in kind v0.32.0's release image list; Kubernetes
+    # 1.35 is in upstream support until 2027-02-28 and in EKS standard support until 2027-03-27.
+    kind_version: str = "v0.32.0"
+    kind_node_image: str = ("kindest/node:v1.35.5"
+                            "@sha256:ce977ae6d65918d0b58a5f8b5e940429c2ce42fa3a5619ec2bbc60b949c0ac95")
 
-    @field_validator("*")
+    @field_validator("*", mode="before")
     @classmethod
-    def _not_floating(cls, value: str, info):
+    def _exact(cls, value, info):
         name = info.field_name
+        if not isinstance(value, str):
+            # YAML reads 1.35 or 10.1 as numbers; a version must be written as the string it is.
+            raise ValueError(f"must be a string (quote it), got {type(value).__name__} {value!r}")
         if not value or any(ch.isspace() or not ch.isprintable() for ch in value):
             raise ValueError(f"{value!r} must be a non-empty value without spaces or control characters")
-        if name.startswith("image_") or name == "kind_node_image":
+        if name == "image_git_clone":
             check_pinned_image(value)
-        elif name.endswith("_version") or name.endswith("_controller"):
-            if value.lower() in FLOATING_TAGS or not any(c.isdigit() for c in value):
-                raise ValueError(f"{value!r} is not an exact version")
-        elif name == "tekton_catalog_revision" and not re.fullmatch(r"[0-9a-f]{40}", value):
-            # A tag of the catalog repo can move; the pipelines' task references must not.
-            raise ValueError(f"{value!r} is not a full 40-character commit SHA of the Tekton catalog")
-        elif name.endswith("_revision") and (value.lower() in FLOATING_TAGS or len(value) < 7):
-            raise ValueError(f"{value!r} is not a fixed revision (use a commit SHA or tag)")
+        elif name.startswith("image_") or name == "kind_node_image":
+            check_digest_pinned_image(value)
+        elif name.endswith(("_version", "_controller")):
+            if not EXACT_VERSION.fullmatch(value):
+                raise ValueError(f"{value!r} is not an exact version like 1.2.3 or v1.2.3 (no ranges such as "
+                                 "^1.2.0 or ~1.2, no partial versions)")
+        elif name.endswith("_revision"):
+            # A tag of a task repository can move; the pipelines' task references must not.
+            if not re.fullmatch(r"[0-9a-f]{40}", value):
+                raise ValueError(f"{value!r} is not a full 40-character commit SHA")
+        elif name.endswith("_chart"):
+            if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", value):
+                raise ValueError(f"{value!r} is not a Helm chart name")
+        elif name.endswith("_chart_repo"):
+            check_url(value, f"{value!r}", ("https", "oci"))
+        elif name.endswith(("_url", "_base")):
+            check_url(value, f"{value!r}", ("https",))
+            if not url_is_pinned(value + "/v0") or any(p.lower() in FLOATING_TAGS for p in value.split("/")):
+                raise ValueError(f"{value!r} follows a floating name (latest, stable, main...)")
         return value
 
     # Release-manifest URLs, derived so that a mirror only has to override the base.

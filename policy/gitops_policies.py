@@ -42,6 +42,7 @@ CI_BOT_ACCOUNTS = ("pipeline-bot",)
 
 FLOATING_TAGS = frozenset({"latest", "stable", "main", "master", "edge", "nightly", "head", "dev"})
 SHA256_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+TAG_AT_DIGEST = re.compile(r"^[^@\s]+:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}@sha256:[0-9a-f]{64}$")
 EXACT_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 TEKTON_PARAM = re.compile(r"^\$\(params(?:\.([A-Za-z0-9_.-]+)|\[['\"]([^'\"]+)['\"]\])\)$")
@@ -446,15 +447,38 @@ def unpinned_images(node: Any, path: str = "", scope: dict[str, Any] | None = No
             yield from unpinned_images(item, f"{path}[{i}]", scope)
 
 
+def undigested_task_images(props: Any) -> Iterator[tuple[str, str]]:
+    """(path, image) of each step of a Tekton Task (the platform's own tasks) whose image, or the default
+    of the param that chooses it, is not pinned as name:tag@sha256:<digest>."""
+    spec = get(props, "spec")
+    scope = _param_defaults(spec, {}) if isinstance(reveal(spec), Mapping) else {}
+    for i, step in entries(get(spec, "steps") or []):
+        image = get(step, "image")
+        if not isinstance(image, str):
+            continue
+        ref = TEKTON_PARAM.match(image)
+        resolved = scope.get(ref.group(1) or ref.group(2)) if ref else image
+        if isinstance(resolved, str) and image_problem(resolved) is None and not TAG_AT_DIGEST.fullmatch(resolved):
+            yield f"spec.steps[{i}].image", image if resolved == image else f"{image} (default {resolved})"
+
+
 def validate_pinned_images(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """Every container image in every emitted object (and in chart values) is pinned."""
+    """Every container image in every emitted object (and in chart values) is pinned; the images of the
+    platform's own Tekton tasks by tag and digest."""
     if not args.resource_type.startswith("kubernetes:"):
         return
+    subject = describe(args.resource_type, args.name, args.props)
     for where, image, problem in unpinned_images(args.props):
         report_violation(
-            f"{describe(args.resource_type, args.name, args.props)}: image {image!r} at {where} {problem}. "
+            f"{subject}: image {image!r} at {where} {problem}. "
             "Fix: pin it to an exact tag or a sha256 digest (the platform's pins live in "
             "components/versions.py).", None)
+    if args.resource_type == "kubernetes:tekton.dev/v1:Task":
+        for where, image in undigested_task_images(args.props):
+            report_violation(
+                f"{subject}: image {image!r} at {where} is pinned by tag only; a tag can be pushed again. Fix: pin "
+                "it as name:tag@sha256:<digest> (the tag for people, the digest for the machine; "
+                "components/versions.py).", None)
 
 
 # ---------------------------------------------------------------- 3. RBAC
@@ -650,7 +674,7 @@ def validate_pinned_releases(args: ResourceValidationArgs, report_violation: Rep
             problem = _resolver_problem(resolver, params)
             if problem:
                 report_violation(f"{obj_subject}: the {resolver} resolver reference at {path} {problem}. "
-                                 "Fix: pin it (commit SHA or release tag; versions.tektonCatalogRevision).",
+                                 "Fix: pin it (commit SHA or release tag; versions.gitCloneTaskRevision, versions.kanikoTaskRevision).",
                                  None)
         if kind_of(args.resource_type, obj) == "Application":
             sources = [get(obj, "spec", "source")] + list(get(obj, "spec", "sources") or [])

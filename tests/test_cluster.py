@@ -4,6 +4,7 @@ from __future__ import annotations
 import yaml
 
 from components.cluster.base import NodePorts
+from components.versions import Versions
 
 
 def _provider(result):
@@ -25,7 +26,9 @@ def test_kind_runs_the_real_cli_with_port_mappings_to_node_ports(run, base_confi
     mappings = {m["hostPort"]: m["containerPort"] for m in control_plane["extraPortMappings"]}
     # Host ports reach NodePorts (behind which the Argo CD and dashboard Services listen), not node port 8080.
     assert mappings == {8080: NodePorts().argocd, 9000: NodePorts().dashboard}
-    assert all(node["image"] == "kindest/node:v1.33.1" for node in kind_config["nodes"])
+    assert all(node["image"] == Versions().kind_node_image for node in kind_config["nodes"])
+    assert "kindest/node:v1.35.5@sha256:" in Versions().kind_node_image
+    assert "*v0.32.0*" in command.inputs["create"]  # warns when the kind CLI is not the one the image is for
 
 
 def test_kind_kubeconfig_is_a_secret_and_feeds_the_provider(run, base_config):

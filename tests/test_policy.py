@@ -37,7 +37,7 @@ CR_T = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
 CONFIGFILE_T = "kubernetes:yaml/v2:ConfigFile"
 CONFIGGROUP_T = "kubernetes:yaml/v2:ConfigGroup"
 DIGEST = "sha256:" + "ab" * 32
-CATALOG_SHA = PINNED.tekton_catalog_revision
+CATALOG_SHA = PINNED.git_clone_task_revision
 
 
 def secret(value):
@@ -253,7 +253,7 @@ def test_images_pinned_by_tag_or_digest_pass():
 
 def tekton_task(step_image: str, params: list[dict] | None = None) -> dict:
     spec = {"steps": [{"name": "run", "image": step_image, "script": "true"}],
-            "sidecars": [{"name": "helper", "image": PINNED.image_curl}]}
+            "sidecars": [{"name": "helper", "image": PINNED.image_python}]}
     if params is not None:
         spec["params"] = params
     return {"apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": meta("run-tests", "gitops-ci"), "spec": spec}
@@ -272,6 +272,17 @@ def test_tekton_step_images_are_checked_through_their_parameter_default():
     assert analyze(TASK_T, "task", tekton_task("docker.io/alpine/git:edge")) == [image_msg(
         TASK_T, "task", "gitops-ci/run-tests", "docker.io/alpine/git:edge", "spec.steps[0].image",
         "uses the floating tag 'edge'")]
+
+
+def test_the_platforms_own_task_images_need_a_digest_besides_the_tag():
+    found = analyze(TASK_T, "task", tekton_task("docker.io/alpine/git:v2.52.0"))
+    assert found == [("images-pinned", 'kubernetes:tekton.dev/v1:Task "task" (gitops-ci/run-tests): image '
+                      "'docker.io/alpine/git:v2.52.0' at spec.steps[0].image is pinned by tag only; a tag can be pushed "
+                      "again. Fix: pin it as name:tag@sha256:<digest> (the tag for people, the digest for the machine; "
+                      "components/versions.py).")]
+    tag_only = [{"name": "image", "type": "string", "default": "docker.io/library/alpine:3.24.2"}]
+    assert [p for p, _ in analyze(TASK_T, "task", tekton_task("$(params.image)", tag_only))] == ["images-pinned"]
+    assert analyze(TASK_T, "task", tekton_task(PINNED.image_git)) == []
 
 
 def helm_release(values: dict, chart: str = "flagger", version: str | None = "1.44.0") -> dict:
@@ -446,8 +457,8 @@ def test_yaml_v1_components_are_refused_because_their_url_is_invisible():
 
 
 def catalog_pipeline(revision: str | None) -> dict:
-    params = [{"name": "url", "value": PINNED.tekton_catalog_url},
-              {"name": "pathInRepo", "value": "task/git-clone/0.9/git-clone.yaml"}]
+    params = [{"name": "url", "value": PINNED.git_clone_task_url},
+              {"name": "pathInRepo", "value": "task/git-clone/git-clone.yaml"}]
     if revision is not None:
         params.append({"name": "revision", "value": revision})
     return {"apiVersion": "tekton.dev/v1", "kind": "Pipeline", "metadata": meta("ci", "gitops-ci"),
@@ -459,7 +470,7 @@ def test_remote_tekton_tasks_must_be_pinned_to_a_commit_or_tag():
     assert found == [("releases-pinned", (
         'kubernetes:tekton.dev/v1:Pipeline "ci" (gitops-ci/ci): the git resolver reference at '
         "spec.tasks[0].taskRef has revision 'main', which is not a commit SHA or an exact version tag. Fix: pin "
-        "it (commit SHA or release tag; versions.tektonCatalogRevision)."))]
+        "it (commit SHA or release tag; versions.gitCloneTaskRevision, versions.kanikoTaskRevision)."))]
     assert [p for p, _ in analyze("kubernetes:tekton.dev/v1:Pipeline", "ci", catalog_pipeline(None))] == [
         "releases-pinned"]
     assert analyze("kubernetes:tekton.dev/v1:Pipeline", "ci", catalog_pipeline(CATALOG_SHA)) == []

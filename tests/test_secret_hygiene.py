@@ -15,7 +15,6 @@ KNOWN = {
     "argocdWebhookSecret": "KNOWN-argocd-webhook-0003",
     "tektonWebhookSecret": "KNOWN-tekton-webhook-0004",
     "fluxWebhookToken": "KNOWN-flux-webhook-0005",
-    "argocdToken": "KNOWN-argocd-api-token-0006",
 }
 # Values only a provider knows (kubeconfig, generated passwords, the admin password) count as secrets too.
 PROVIDER_SECRETS = {"kubeconfig": FAKE_KUBECONFIG.strip().splitlines()[-1], "generated": FAKE_GENERATED,

@@ -13,7 +13,7 @@ import pytest
 
 from components.config import ConfigError, load_config
 from components.tekton import references
-from components.versions import Versions, image_is_pinned
+from components.versions import Versions
 from tools.mockrun import FAKE_GENERATED
 
 PINS = Versions()
@@ -22,7 +22,7 @@ TEKTON_TYPE = "gitops-platform:tekton:Tekton"
 ALL_SECRETS = {
     "gitToken": "ghp_known_git_token_value_123456",
     "registryPassword": "known-registry-password-987654",
-    "argocdToken": "known-argocd-token-555",
+    "argocdWebhookSecret": "known-argocd-webhook-secret-555",
 }
 SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nknown-ssh-key-material-424242\n-----END OPENSSH PRIVATE KEY-----"
 KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
@@ -66,18 +66,21 @@ def test_every_task_ref_resolves_and_every_reference_is_declared(run, base_confi
     docs = manifests_of(tekton_objects(result))
     assert references.problems(docs) == []
     tasks = {d["metadata"]["name"] for d in docs if d["kind"] == "Task"}
-    assert tasks == {"git-version", "run-tests", "kustomize-set-image", "yq-update", "git-commit-push",
-                     "extract-digest", "tag-image", "github-open-pr", "argocd-sync"}
+    assert tasks == {"git-version", "run-tests", "deploy-image", "notify-argocd", "wait-for-deploy", "release-source",
+                     "tag-image", "promote-release", "open-pull-request"}
     refs = [t["taskRef"] for d in docs if d["kind"] == "Pipeline" for t in d["spec"]["tasks"]]
     remote = [r for r in refs if "resolver" in r]
     assert {r["name"] for r in refs if "name" in r} <= tasks
-    assert remote, "git-clone and kaniko come from the catalog"
+    # git-clone and kaniko are the maintained successors of the deprecated catalog tasks, at release commits
+    expected = {"task/git-clone/git-clone.yaml": ("https://github.com/tektoncd-catalog/git-clone.git",
+                                                  PINS.git_clone_task_revision),
+                "task/kaniko/kaniko.yaml": ("https://github.com/tektoncd-catalog/kaniko.git", PINS.kaniko_task_revision)}
+    assert {ref["params"][2]["value"] for ref in remote} == set(expected)
     for ref in remote:
         params = {p["name"]: p["value"] for p in ref["params"]}
         assert ref["resolver"] == "git"
-        assert params["url"] == "https://github.com/tektoncd/catalog.git"
-        assert re.fullmatch(r"[0-9a-f]{40}", params["revision"]) and params["revision"] == PINS.tekton_catalog_revision
-        assert params["pathInRepo"] in {"task/git-clone/0.10/git-clone.yaml", "task/kaniko/0.7/kaniko.yaml"}
+        assert (params["url"], params["revision"]) == expected[params["pathInRepo"]]
+        assert re.fullmatch(r"[0-9a-f]{40}", params["revision"])
 
 
 def _break(docs, kind, name, mutate):
@@ -94,7 +97,7 @@ def _ptask(spec, name):
 BREAKAGES = {
     "undeclared pipeline param": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "test")["params"].append(
         {"name": "script", "value": "$(params.no-such-param)"}), "$(params.no-such-param) is not a pipeline param"),
-    "unknown task result": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "set-image")["params"].__setitem__(
+    "unknown task result": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "deploy")["params"].__setitem__(
         3, {"name": "digest", "value": "$(tasks.build-and-push.results.DIGEST)"}), "declares no result 'DIGEST'"),
     "unknown task in result": ("Pipeline", "stage-release", lambda s: s["results"].append(
         {"name": "x", "value": "$(tasks.nope.results.commit)"}), "names no task of the pipeline"),
@@ -104,22 +107,22 @@ BREAKAGES = {
         "params"].__setitem__(1, {"name": "revision", "value": "main"}), "is not a 40-hex commit SHA"),
     "unknown catalog file": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "clone-source")["taskRef"][
         "params"].__setitem__(2, {"name": "pathInRepo", "value": "task/git-clone/9.9/git-clone.yaml"}),
-        "is not a known catalog task"),
+        "is not a known remote task"),
     "missing required task param": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "build-and-push").__setitem__(
         "params", []), "required task param 'IMAGE' is not passed"),
-    "unbound required workspace": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "commit-push").__setitem__(
-        "workspaces", []), "required task workspace 'source' is not bound"),
+    "unbound required workspace": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "deploy").__setitem__(
+        "workspaces", []), "required task workspace 'config' is not bound"),
     "undeclared pipeline workspace": ("Pipeline", "gitops-ci", lambda s: _ptask(s, "version")["workspaces"][0]
         .__setitem__("workspace", "sources"), "'sources' is not a pipeline workspace"),
     "runAfter unknown task": ("Pipeline", "stage-release", lambda s: _ptask(s, "tag-image")["runAfter"].append(
         "extract"), "runAfter 'extract'"),
-    "undeclared task param in a step": ("Task", "git-commit-push", lambda s: s["steps"][0]["env"].append(
+    "undeclared task param in a step": ("Task", "deploy-image", lambda s: s["steps"][0]["env"].append(
         {"name": "X", "value": "$(params.commit-msg)"}), "$(params.commit-msg) is not a declared param"),
     "undeclared task result": ("Task", "git-version", lambda s: s.__setitem__("results", []),
                                "$(results.version.path) is not a declared result"),
-    "undeclared task workspace": ("Task", "extract-digest", lambda s: s.__setitem__("workspaces", []),
-                                  "$(workspaces.source...) is not a declared workspace"),
-    "latest image": ("Task", "yq-update", lambda s: s["steps"][0].__setitem__("image", "mikefarah/yq:latest"),
+    "undeclared task workspace": ("Task", "release-source", lambda s: s.__setitem__("workspaces", []),
+                                  "$(workspaces.config...) is not a declared workspace"),
+    "latest image": ("Task", "tag-image", lambda s: s["steps"][0].__setitem__("image", "quay.io/skopeo/stable:latest"),
                      "is not pinned"),
     "untagged image": ("Task", "git-version", lambda s: s["steps"][0].__setitem__("image", "alpine/git"),
                        "is not pinned"),
@@ -140,7 +143,7 @@ def test_reference_checker_reports_each_kind_of_broken_reference(run, base_confi
     assert any(message in line for line in found), found
 
 
-def test_no_step_image_is_latest_or_untagged(run, base_config):
+def test_every_platform_step_image_is_pinned_by_tag_and_digest(run, base_config):
     result = run(base_config, secrets=ALL_SECRETS)
     images = {}
     for reg in of_kind(result, "Task"):
@@ -150,12 +153,17 @@ def test_no_step_image_is_latest_or_untagged(run, base_config):
             image = step["image"]
             chosen = re.fullmatch(r"\$\(params\.([a-z-]+)\)", image)
             images[(reg.inputs["metadata"]["name"], step["name"])] = defaults[chosen[1]] if chosen else image
-    assert all(image_is_pinned(image) and ":latest" not in image for image in images.values()), images
-    assert images[("git-commit-push", "commit-push")] == PINS.image_git
+    for image in images.values():
+        assert re.fullmatch(r"[a-z0-9./-]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}", image), image
+    assert images[("deploy-image", "deploy")] == PINS.image_git
     assert images[("run-tests", "test")] == PINS.image_test_runner
-    # The pipeline passes its own pinned default for the test image.
-    test_image = {p["name"]: p.get("default") for p in pipeline(result, "gitops-ci")["params"]}["test-image"]
-    assert test_image == PINS.image_test_runner
+    assert images[("notify-argocd", "notify")] == PINS.image_python
+    assert images[("tag-image", "tag")] == PINS.image_skopeo
+    # The pipeline passes its own pinned default for the test image, and the builder image to kaniko.
+    spec = pipeline(result, "gitops-ci")
+    assert {p["name"]: p.get("default") for p in spec["params"]}["test-image"] == PINS.image_test_runner
+    build = {p["name"]: p["value"] for p in pipeline_task(spec, "build-and-push")["params"]}
+    assert build["BUILDER_IMAGE"] == PINS.image_kaniko
 
 
 def test_a_floating_test_image_is_a_config_error(base_config):
@@ -181,18 +189,23 @@ def test_invalid_tekton_settings_name_their_key(base_config, key, value, message
 
 
 # ---------------------------------------------------------------- pipelines
-def test_gitops_ci_clones_in_parallel_tests_builds_then_sets_the_digest(run, base_config):
-    spec = pipeline(run(base_config), "gitops-ci")
+def test_gitops_ci_clones_tests_builds_then_deploys_tells_argocd_and_waits(run, base_config):
+    spec = pipeline(run(base_config, secrets=ALL_SECRETS), "gitops-ci")
     order = {t["name"]: t.get("runAfter", []) for t in spec["tasks"]}
-    assert order["clone-source"] == [] and order["clone-config"] == []  # parallel
-    assert order["test"] == ["clone-source"] and order["version"] == ["clone-source"]
-    assert order["build-and-push"] == ["test", "version"]
-    assert order["set-image"] == ["build-and-push", "clone-config"]
-    assert order["commit-push"] == ["set-image"]
-    set_image = {p["name"]: p["value"] for p in pipeline_task(spec, "set-image")["params"]}
-    assert set_image["digest"] == "$(tasks.build-and-push.results.IMAGE_DIGEST)"
+    assert order == {"clone-source": [], "clone-config": [], "version": ["clone-source"], "test": ["clone-source"],
+                     "build-and-push": ["test", "version"], "deploy": ["build-and-push", "clone-config"],
+                     "notify-argocd": ["deploy"], "wait-for-deploy": ["notify-argocd"]}
+    deploy = {p["name"]: p["value"] for p in pipeline_task(spec, "deploy")["params"]}
+    assert deploy["digest"] == "$(tasks.build-and-push.results.IMAGE_DIGEST)"
+    assert deploy["version"] == "$(tasks.version.results.version)"
+    assert deploy["source-time"] == "$(tasks.version.results.commit-time)"
     build = {p["name"]: p["value"] for p in pipeline_task(spec, "build-and-push")["params"]}
     assert build["IMAGE"] == "$(params.image):$(tasks.version.results.version)"
+    assert build["CONTEXT"] == "$(params.context)" and build["DOCKERFILE"] == "$(params.dockerfile)"
+    # one volume, two subPaths: Tekton's affinity assistant refuses a task that binds two claims
+    assert pipeline_task(spec, "clone-source")["workspaces"] == [{"name": "output", "workspace": "work",
+                                                                  "subPath": "source"}]
+    assert pipeline_task(spec, "deploy")["workspaces"] == [{"name": "config", "workspace": "work", "subPath": "config"}]
     assert {"name": "image-digest", "value": "$(tasks.build-and-push.results.IMAGE_DIGEST)",
             "description": "Digest of the image pushed."} in spec["results"]
 
@@ -207,10 +220,11 @@ def test_only_the_deploy_branch_of_a_dev_environment_writes_the_overlay(run, bas
                  {"input": "$(params.environment)", "operator": "in", "values": ["dev"]},
                  {"input": "$(params.image-updates)", "operator": "in", "values": ["tekton"]}]
         assert defaults["image-updates"] == "tekton"
-        writers = {t["name"] for t in spec["tasks"] if t.get("when")}
-        assert writers == {"set-image", "commit-push", "argocd-sync"}
-        for name in writers:
-            assert pipeline_task(spec, name)["when"] == guard
+        assert pipeline_task(spec, "deploy")["when"] == guard and pipeline_task(spec, "clone-config")["when"] == guard
+        pushed = {"input": "$(tasks.deploy.results.commit)", "operator": "notin", "values": [""]}
+        assert pipeline_task(spec, "notify-argocd")["when"] == [pushed]
+        assert pipeline_task(spec, "wait-for-deploy")["when"] == [
+            pushed, {"input": "$(params.wait-for-deploy)", "operator": "in", "values": ["true"]}]
 
 
 def test_with_flux_image_updates_the_pipeline_only_builds_and_pushes(run, base_config):
@@ -220,83 +234,94 @@ def test_with_flux_image_updates_the_pipeline_only_builds_and_pushes(run, base_c
     defaults = {p["name"]: p.get("default") for p in spec["params"]}
     # Flux writes image references by policy; the overlay writers are skipped by their `when` guard.
     assert defaults["image-updates"] == "flux"
-    for name in ("set-image", "commit-push"):
-        assert {"input": "$(params.image-updates)", "operator": "in", "values": ["tekton"]} \
-            in pipeline_task(spec, name)["when"]
+    assert {"input": "$(params.image-updates)", "operator": "in", "values": ["tekton"]} \
+        in pipeline_task(spec, "deploy")["when"]
 
 
-def test_stage_release_promotes_the_dev_digest_through_a_branch_and_a_pull_request(run, base_config):
+def test_stage_release_promotes_through_a_generated_branch_and_a_pull_request(run, base_config):
     base_config["tekton"] = {"releaseBranchPrefix": "rel/"}
     spec = pipeline(run(base_config, stack="staging"), "stage-release")
     names = [t["name"] for t in spec["tasks"]]
-    assert names == ["clone-config", "extract-digest", "tag-image", "set-image", "record-release", "commit-push",
-                     "open-pull-request"]
-    guard = [{"input": "$(params.release-version)", "operator": "notin", "values": [""]}]
-    assert all(pipeline_task(spec, n)["when"] == guard for n in names[2:])
-    digest = "$(tasks.extract-digest.results.digest)"
+    assert names == ["clone-config", "release-source", "tag-image", "promote", "open-pull-request"]
+    assert pipeline_task(spec, "release-source")["when"] == [
+        {"input": "$(params.release-version)", "operator": "notin", "values": [""]}]
     params = lambda n: {p["name"]: p["value"] for p in pipeline_task(spec, n)["params"]}  # noqa: E731
-    assert params("extract-digest")["overlay-path"] == "$(params.source-overlay)"
-    assert params("tag-image") == {"image": "$(params.image)", "digest": digest, "tag": "$(params.release-version)"}
-    assert params("set-image")["overlay-path"] == "$(params.target-overlay)" and params("set-image")["digest"] == digest
-    assert params("commit-push")["branch"] == "$(params.release-branch-prefix)$(params.release-version)"
-    assert params("commit-push")["create-branch"] == "true"
+    assert params("release-source")["source-overlay"] == "$(params.source-overlay)"
+    assert params("tag-image") == {"image": "$(params.image)", "reference": "$(tasks.release-source.results.reference)",
+                                   "tag": "$(params.release-version)", "tls-verify": "true"}
+    assert params("promote")["target-overlay"] == "$(params.target-overlay)"
+    assert params("promote")["digest"] == "$(tasks.tag-image.results.digest)"
+    assert params("promote")["branch"] == "$(params.release-branch-prefix)$(params.release-version)"
     pr = params("open-pull-request")
-    assert pr["head"] == params("commit-push")["branch"] and pr["base"] == "$(params.config-revision)"
+    assert pr["head"] == params("promote")["branch"] and pr["base"] == "$(params.config-revision)"
+    assert pipeline_task(spec, "open-pull-request")["when"] == [
+        {"input": "$(tasks.promote.results.changed)", "operator": "in", "values": ["true"]}]
     defaults = {p["name"]: p.get("default") for p in spec["params"]}
     assert defaults["release-branch-prefix"] == "rel/"
-    assert defaults["github-api-url"] == "https://api.github.com"
+    assert defaults["api-url"] == "https://api.github.com"
     assert defaults["config-repository"] == "org/gitops-config"
-    pr_task = task(run(base_config, stack="staging"), "github-open-pr")
-    token = [e for e in pr_task["steps"][0]["env"] if e["name"] == "GITHUB_TOKEN"]
-    assert token == [{"name": "GITHUB_TOKEN", "valueFrom": {"secretKeyRef": {"name": "pipeline-bot-git",
-                                                                             "key": "password"}}}]
+    pr_task = task(run(base_config, stack="staging"), "open-pull-request")
+    token = [e for e in pr_task["steps"][0]["env"] if e["name"] == "TOKEN"]
+    assert token == [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "pipeline-bot-git", "key": "password"}}}]
 
 
 def test_without_an_api_token_stage_release_stops_at_the_pushed_branch(run, base_config):
     result = run(base_config, secrets={"registryPassword": "x"})
     names = [t["name"] for t in pipeline(result, "stage-release")["tasks"]]
-    assert names[-1] == "commit-push" and "open-pull-request" not in names
-    assert not [r for r in of_kind(result, "Task") if r.inputs["metadata"]["name"] == "github-open-pr"]
+    assert names[-1] == "promote" and "open-pull-request" not in names
+    assert not [r for r in of_kind(result, "Task") if r.inputs["metadata"]["name"] == "open-pull-request"]
     assert references.problems(manifests_of(tekton_objects(result))) == []
 
 
-def test_commit_push_retries_by_rebasing_and_names_app_image_and_digest(run, base_config):
-    spec = task(run(base_config), "git-commit-push")
-    script = spec["steps"][0]["script"]
-    assert re.search(r'until git push origin "HEAD:refs/heads/\$BRANCH"; do.*git pull --rebase origin "\$BRANCH"'
-                     r".*done", script, re.S)
-    assert 'git commit -m "$APP: deploy $IMAGE@$DIGEST"' in script
-    assert '> "$(results.commit.path)"' in script
-    assert {r["name"] for r in spec["results"]} == {"commit"}
-    env = {e["name"]: e.get("value") for e in spec["steps"][0]["env"]}
-    assert env["APP"] == "$(params.app)" and env["DIGEST"] == "$(params.digest)"
-    assert "StrictHostKeyChecking" not in script
+def test_step_scripts_take_every_value_from_the_environment(run, base_config):
+    for reg in of_kind(run(base_config, secrets=ALL_SECRETS), "Task"):
+        for step in reg.inputs["spec"]["steps"]:
+            script = step.get("script", "")
+            # A param value spliced into script text would be code; only paths Tekton computes appear there.
+            assert "$(params." not in script, reg.inputs["metadata"]["name"]
+    deploy = task(run(base_config), "deploy-image")["steps"][0]
+    env = {e["name"]: e.get("value") for e in deploy["env"]}
+    assert env["DIGEST"] == "$(params.digest)" and env["CREDENTIALS"] == "$(credentials.path)"
+    assert "StrictHostKeyChecking=no" not in deploy["script"]
+    assert deploy["securityContext"] == {"runAsUser": 65532, "runAsNonRoot": True, "allowPrivilegeEscalation": False}
 
 
-@pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX sh to parse the scripts")
-def test_every_task_script_is_valid_shell(run, base_config):
+def test_every_task_script_passes_shellcheck_or_compiles(run, base_config, tmp_path):
     result = run(base_config, secrets=ALL_SECRETS)
     scripts = [(r.inputs["metadata"]["name"], s["script"]) for r in of_kind(result, "Task")
                for s in r.inputs["spec"]["steps"] if s.get("script")]
-    assert len(scripts) >= 7
+    assert len(scripts) >= 9
+    shellcheck = shutil.which("shellcheck")
     for name, script in scripts:
-        checked = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True)
-        assert checked.returncode == 0, f"{name}: {checked.stderr}"
+        if script.startswith("#!/usr/bin/env python3"):
+            compile(script, name, "exec")
+            continue
+        path = tmp_path / f"{name}.sh"
+        path.write_text(script)
+        if shellcheck:   # busybox ash is what runs them: check as POSIX sh
+            checked = subprocess.run([shellcheck, "--shell=sh", "--severity=style", str(path)], capture_output=True,
+                                     text=True)
+        else:
+            checked = subprocess.run(["sh", "-n", str(path)], capture_output=True, text=True)
+        assert checked.returncode == 0, f"{name}: {checked.stdout}{checked.stderr}"
 
 
-def test_argocd_sync_only_exists_with_an_argocd_token(run, base_config):
-    without = run(base_config)
-    assert "argocd-sync" not in [t["name"] for t in pipeline(without, "gitops-ci")["tasks"]]
-    assert "argocd-sync" not in [r.inputs["metadata"]["name"] for r in of_kind(without, "Task")]
-    with_token = run(base_config, secrets=ALL_SECRETS)
-    sync = pipeline_task(pipeline(with_token, "gitops-ci"), "argocd-sync")
-    assert sync["runAfter"] == ["commit-push"]
-    env = task(with_token, "argocd-sync")["steps"][0]["env"]
-    assert {"name": "ARGOCD_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "argocd-token", "key": "token"}}} in env
-    secret = with_token.find("Secret", "argocd-token", "gitops-ci")
-    assert secret.secret_paths == ["stringData"]
-    matches = secret.raw_inputs["stringData"] == {"token": "known-argocd-token-555"}
+def test_notify_argocd_exists_when_argocd_has_a_webhook_secret_and_signs_with_a_copy(run, base_config):
+    with_secret = run(base_config, secrets=ALL_SECRETS)
+    notify = pipeline_task(pipeline(with_secret, "gitops-ci"), "notify-argocd")
+    assert notify["runAfter"] == ["deploy"]
+    env = task(with_secret, "notify-argocd")["steps"][0]["env"]
+    assert {"name": "WEBHOOK_SECRET", "valueFrom": {"secretKeyRef": {"name": "argocd-webhook", "key": "secret"}}} in env
+    defaults = {p["name"]: p.get("default") for p in pipeline(with_secret, "gitops-ci")["params"]}
+    assert defaults["argocd-webhook-url"] == "http://argocd-server.argocd.svc.cluster.local/api/webhook"  # kind: no TLS
+    copy_ = with_secret.find("Secret", "argocd-webhook", "gitops-ci")
+    assert copy_.secret_paths == ["stringData"]
+    matches = copy_.raw_inputs["stringData"] == {"secret": ALL_SECRETS["argocdWebhookSecret"]}
     assert matches, "secret data differs from what was set (values are not shown)"
+    base_config["argocd"] = {"webhook": False}
+    without = run(base_config)
+    assert "notify-argocd" not in [t["name"] for t in pipeline(without, "gitops-ci")["tasks"]]
+    assert pipeline_task(pipeline(without, "gitops-ci"), "wait-for-deploy")["runAfter"] == ["deploy"]
 
 
 # ---------------------------------------------------------------- identity
@@ -327,7 +352,8 @@ def test_token_mode_secrets_are_annotated_and_secret(run, base_config):
     run_spec = result.find("TriggerTemplate", "gitops-ci-run", "gitops-ci").inputs["spec"]["resourcetemplates"][0]
     assert {"name": "dockerconfig", "secret": {"secretName": "pipeline-bot-registry", "items": [
         {"key": ".dockerconfigjson", "path": "config.json"}]}} in run_spec["spec"]["workspaces"]
-    assert run_spec["spec"]["taskRunTemplate"] == {"serviceAccountName": "pipeline-bot"}
+    assert run_spec["spec"]["taskRunTemplate"] == {"serviceAccountName": "pipeline-bot", "podTemplate": {
+        "securityContext": {"fsGroup": 65532, "fsGroupChangePolicy": "OnRootMismatch"}}}
 
 
 def test_docker_hub_credentials_use_the_docker_hub_key(run, base_config):
@@ -356,9 +382,8 @@ def test_ssh_mode_uses_a_deploy_key_with_pinned_host_keys(run, base_config):
     # The deploy key cannot call the GitHub API: the token gets its own Secret for the release PR.
     api = result.find("Secret", "pipeline-bot-git-api", "gitops-ci")
     assert api.secret_paths == ["stringData"] and "annotations" not in api.inputs["metadata"]
-    env = task(result, "github-open-pr")["steps"][0]["env"]
-    assert {"name": "GITHUB_TOKEN", "valueFrom": {"secretKeyRef": {"name": "pipeline-bot-git-api",
-                                                                   "key": "password"}}} in env
+    env = task(result, "open-pull-request")["steps"][0]["env"]
+    assert {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "pipeline-bot-git-api", "key": "password"}}} in env
 
 
 def test_known_secret_values_never_appear_outside_pulumi_secrets(run, base_config):
@@ -389,6 +414,15 @@ def test_rbac_binds_nothing_to_cluster_admin_and_only_edit_in_the_ci_namespace(r
     assert [b.inputs["roleRef"]["name"] for b in crb] == ["tekton-triggers-eventlistener-clusterroles"]
     listener_el = result.find("EventListener", "gitops-ci", "gitops-ci").inputs["spec"]
     assert listener_el["serviceAccountName"] == "gitops-ci-listener"
+    # the wait task's watcher: a token projected into that task only, read access to Applications only
+    watcher = result.find("ServiceAccount", "gitops-ci-watcher", "gitops-ci")
+    assert watcher.inputs["automountServiceAccountToken"] is False
+    role = result.find("Role", "gitops-ci-gitops-ci-watcher", "argocd")
+    assert role.inputs["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"],
+                                     "verbs": ["get", "list", "watch"]}]
+    binding = result.find("RoleBinding", "gitops-ci-gitops-ci-watcher", "argocd")
+    assert binding.inputs["subjects"] == [{"kind": "ServiceAccount", "name": "gitops-ci-watcher",
+                                           "namespace": "gitops-ci"}]
 
 
 def test_ci_namespace_is_configurable_and_protected_in_prod(run, base_config):
@@ -419,12 +453,15 @@ def test_each_app_with_a_source_repo_gets_a_filtered_trigger(run, base_config):
                                                                 "secretKey": "secretToken"}},
                                 {"name": "eventTypes", "value": ["push"]}]
     filters = {p["name"]: p["value"] for p in cel["params"]}
-    assert filters["filter"] == ("body.ref.startsWith('refs/heads/') && !body.deleted && "
-                                 'body.repository.html_url.lowerAscii() == "https://github.com/org/api"')
+    assert filters["filter"] == ("body.ref.startsWith('refs/heads/') && !(has(body.deleted) && body.deleted) && "
+                                 'body.repository.html_url.lowerAscii() == "https://github.com/org/api" && '
+                                 'body.commits.exists(c, c.committer.email.lowerAscii() != '
+                                 '"pipeline-bot@gitops-platform.local")')
     assert filters["overlays"] == [{"key": "branch", "expression": "body.ref.substring(11)"}]
     assert api["bindings"] == [{"ref": "github-push", "kind": "TriggerBinding"},
                                {"name": "app-name", "value": "api"}, {"name": "image", "value": "quay.io/org/api"},
-                               {"name": "overlay-path", "value": "api/overlays/dev"}]
+                               {"name": "overlay-path", "value": "api/overlays/dev"},
+                               {"name": "context", "value": "."}, {"name": "dockerfile", "value": "Dockerfile"}]
     assert triggers["web"]["bindings"][3] == {"name": "overlay-path", "value": "web/overlays/dev"}
     assert api["template"] == {"ref": "gitops-ci-run"}
     binding = result.find("TriggerBinding", "github-push", "gitops-ci").inputs["spec"]["params"]
@@ -433,16 +470,24 @@ def test_each_app_with_a_source_repo_gets_a_filtered_trigger(run, base_config):
                        {"name": "source-branch", "value": "$(extensions.branch)"}]
 
 
-def test_trigger_template_runs_gitops_ci_with_claim_templates(run, base_config):
-    base_config["tekton"] = {"storage": "5Gi"}
+def test_trigger_template_runs_gitops_ci_with_one_claim_a_projected_token_and_the_fs_group(run, base_config):
+    base_config["tekton"] = {"storage": "5Gi", "storageClass": "gp3"}
     template = run(base_config, secrets={}).find("TriggerTemplate", "gitops-ci-run", "gitops-ci").inputs["spec"]
     [pr] = template["resourcetemplates"]
     assert pr["apiVersion"] == "tekton.dev/v1" and pr["kind"] == "PipelineRun"
     assert pr["metadata"]["generateName"] == "$(tt.params.app-name)-ci-"
     assert pr["spec"]["pipelineRef"] == {"name": "gitops-ci"}
-    claim = {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}}}
-    assert pr["spec"]["workspaces"] == [{"name": "source", "volumeClaimTemplate": claim},
-                                        {"name": "config", "volumeClaimTemplate": claim}]
+    claim = {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}},
+                      "storageClassName": "gp3"}}
+    assert pr["spec"]["workspaces"] == [
+        {"name": "work", "volumeClaimTemplate": claim},
+        {"name": "kube-api", "projected": {"sources": [
+            {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}}]
+    pod = {"securityContext": {"fsGroup": 65532, "fsGroupChangePolicy": "OnRootMismatch"}}
+    assert pr["spec"]["taskRunTemplate"] == {"serviceAccountName": "pipeline-bot", "podTemplate": pod}
+    assert pr["spec"]["taskRunSpecs"] == [{"pipelineTaskName": "wait-for-deploy",
+                                           "serviceAccountName": "gitops-ci-watcher", "podTemplate": pod}]
 
 
 def test_webhook_secret_is_generated_as_a_pulumi_secret(run, base_config):
@@ -595,10 +640,11 @@ def test_token_mode_clones_and_pushes_an_ssh_style_config_repo_over_https(run, b
     assert defaults["config-url"] == "git@github.com:org/gitops-config.git"
 
 
+@pytest.mark.parametrize("key", ["gitCloneTaskRevision", "kanikoTaskRevision"])
 @pytest.mark.parametrize("revision", ["main", "v1.0.0", "55dd80ef1b83"])
-def test_catalog_revision_must_be_a_full_commit_sha(base_config, revision):
-    base_config["versions"] = {"tektonCatalogRevision": revision}
+def test_remote_task_revisions_must_be_full_commit_shas(base_config, key, revision):
+    base_config["versions"] = {key: revision}
     with pytest.raises(ConfigError) as err:
         load_config(base_config, "dev")
-    assert err.value.lines[0].startswith("gitops-platform:versions.tektonCatalogRevision: ")
+    assert err.value.lines[0].startswith(f"gitops-platform:versions.{key}: ")
     assert "40-character commit SHA" in err.value.lines[0]

@@ -19,3 +19,5 @@ class ClusterArgs:
     cluster_name: str
     environment: str
     node_ports: NodePorts = NodePorts()
+    kind_node_image: str = ""      # versions.kindNodeImage
+    kind_version: str = ""         # versions.kindVersion: the kind release that node image was built for

@@ -20,7 +20,7 @@ def kind_config(args: ClusterArgs) -> str:
     kind = args.config.kind
     control_plane = {
         "role": "control-plane",
-        "image": kind.node_image,
+        "image": args.kind_node_image,
         "extraPortMappings": [
             {"containerPort": args.node_ports.argocd, "hostPort": kind.argocd_host_port,
              "listenAddress": "127.0.0.1", "protocol": "TCP"},
@@ -28,7 +28,7 @@ def kind_config(args: ClusterArgs) -> str:
              "listenAddress": "127.0.0.1", "protocol": "TCP"},
         ],
     }
-    workers = [{"role": "worker", "image": kind.node_image} for _ in range(kind.workers)]
+    workers = [{"role": "worker", "image": args.kind_node_image} for _ in range(kind.workers)]
     document = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "name": args.cluster_name,
                 "nodes": [control_plane, *workers]}
     return yaml.safe_dump(document, sort_keys=False)
@@ -42,11 +42,15 @@ class KindClusterComponent(pulumi.ComponentResource):
         super().__init__("gitops-platform:cluster:KindCluster", name, None, opts)
         config = kind_config(args)
         cluster = shlex.quote(args.cluster_name)
+        # A node image is supported only with the kind release it was built for (kind's node-image docs).
+        check_version = (f"case \"$(kind version)\" in *{args.kind_version}*) ;; *) echo \"warning: the node image "
+                         f"{args.kind_node_image} is built for kind {args.kind_version}, this is $(kind version)\" "
+                         ">&2 ;; esac; ")
         self.cluster_name = pulumi.Output.from_input(args.cluster_name)
         # kind logs to stderr; stdout carries only the kubeconfig, which stays a secret.
         self.command = local.Command(
             f"{name}-kind",
-            create=(f"kind get clusters 2>/dev/null | grep -qx {cluster} || "
+            create=(check_version + f"kind get clusters 2>/dev/null | grep -qx {cluster} || "
                     f"kind create cluster --name {cluster} --config - --wait 180s 1>&2; "
                     f"kind get kubeconfig --name {cluster}"),
             delete=f"kind delete cluster --name {cluster}",

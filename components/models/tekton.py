@@ -162,6 +162,7 @@ class ResourceRequests(K8sModel):
 class ClaimSpec(K8sModel):
     access_modes: list[str]
     resources: ResourceRequests
+    storage_class_name: str | None = None
 
 
 class VolumeClaimTemplate(K8sModel):
@@ -178,14 +179,51 @@ class SecretVolume(K8sModel):
     items: list[KeyToPath] | None = None
 
 
+class ServiceAccountTokenProjection(K8sModel):
+    path: str
+    expiration_seconds: int | None = None
+    audience: str | None = None
+
+
+class ConfigMapProjection(K8sModel):
+    name: str
+    items: list[KeyToPath] | None = None
+
+
+class VolumeProjection(K8sModel):
+    service_account_token: ServiceAccountTokenProjection | None = None
+    config_map: ConfigMapProjection | None = None
+
+
+class ProjectedVolume(K8sModel):
+    sources: list[VolumeProjection]
+
+
 class WorkspaceBinding(K8sModel):
     name: str
     volume_claim_template: VolumeClaimTemplate | None = None
     secret: SecretVolume | None = None
+    projected: ProjectedVolume | None = None
+
+
+class PodSecurityContext(K8sModel):
+    fs_group: int | None = None
+    fs_group_change_policy: Literal["OnRootMismatch", "Always"] | None = None
+
+
+class PodTemplate(K8sModel):
+    security_context: PodSecurityContext | None = None
 
 
 class TaskRunTemplate(K8sModel):
     service_account_name: str
+    pod_template: PodTemplate | None = None
+
+
+class PipelineTaskRunSpec(K8sModel):
+    pipeline_task_name: str
+    service_account_name: str | None = None
+    pod_template: PodTemplate | None = None
 
 
 class PipelineRunTimeouts(K8sModel):
@@ -205,6 +243,7 @@ class PipelineRunSpec(K8sModel):
     params: list[Param] | None = None
     workspaces: list[WorkspaceBinding] | None = None
     task_run_template: TaskRunTemplate | None = None
+    task_run_specs: list[PipelineTaskRunSpec] | None = None
     timeouts: PipelineRunTimeouts | None = None
 
 

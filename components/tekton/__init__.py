@@ -21,7 +21,10 @@ class TektonArgs:
     registry_password: pulumi.Output[str] | None = None
     git_ssh_private_key: pulumi.Output[str] | None = None
     webhook_secret: pulumi.Output[str] | None = None   # generated when None
-    argocd_token: pulumi.Output[str] | None = None     # enables the argocd-sync task
+    argocd_webhook_secret: pulumi.Output[str] | None = None  # Argo CD's: the pipeline signs push events with it
+    argocd_webhook_url: str = ""                      # argocd-server's /api/webhook inside the cluster
+    argocd_namespace: str = "argocd"
+    argocd_ready: tuple[pulumi.Resource, ...] = ()    # the Argo CD namespace (the watcher's Role goes there)
     dashboard_node_port: int | None = None             # kind: expose the dashboard on this NodePort
     dashboard_host_port: int | None = None             # kind: the host port mapped to that NodePort
 
@@ -45,13 +48,17 @@ class Tekton(pulumi.ComponentResource):
         self.identity = ident.create_identity(name, cfg, ident.IdentitySecrets(
             git_token=args.git_token, registry_password=args.registry_password,
             git_ssh_private_key=args.git_ssh_private_key, webhook_secret=args.webhook_secret,
-            argocd_token=args.argocd_token), child)
+            argocd_webhook_secret=args.argocd_webhook_secret), child,
+            argocd_namespace=args.argocd_namespace, argocd_ready=list(args.argocd_ready))
         identity = self.identity
 
-        options = pipelines.PipelineOptions(argocd_sync=identity.argocd_secret is not None,
-                                            pull_request=identity.api_token_secret is not None)
-        tasks: list[Task] = pipelines.platform_tasks(cfg, options, identity.api_token_secret, identity.argocd_secret)
-        names = triggers.TriggerNames(pipeline_bot=ident.PIPELINE_BOT, listener_account=ident.LISTENER_ACCOUNT,
+        options = pipelines.PipelineOptions(
+            notify_argocd=identity.argocd_webhook_secret is not None, argocd_webhook_url=args.argocd_webhook_url,
+            pull_request=identity.api_token_secret is not None)
+        tasks: list[Task] = pipelines.platform_tasks(cfg, options, identity.api_token_secret,
+                                                     identity.argocd_webhook_secret)
+        names = triggers.TriggerNames(pipeline_bot=ident.PIPELINE_BOT, watcher=ident.WATCHER,
+                                      listener_account=ident.LISTENER_ACCOUNT,
                                       webhook_secret=ident.WEBHOOK_SECRET, registry_secret=identity.registry_secret)
         pipeline_objects = [pipelines.gitops_ci(cfg, options), pipelines.stage_release(cfg, options)]
         trigger_objects = [triggers.binding(cfg.tekton.namespace), triggers.template(cfg, names)]

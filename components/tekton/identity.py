@@ -1,6 +1,7 @@
 """Who the pipelines run as: the CI namespace, `pipeline-bot` with its annotated credential Secrets, the
-EventListener's ServiceAccount, and the GitHub webhook secret. Nothing is bound to cluster-admin: the bot
-gets `edit` in the CI namespace only, the listener gets Triggers' own roles.
+read-only `gitops-ci-watcher` of the wait task, the EventListener's ServiceAccount, and the webhook
+secrets. Nothing is bound to cluster-admin: the bot gets `edit` in the CI namespace only and no API
+token, the watcher may only read Argo CD Applications, the listener gets Triggers' own roles.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ SSH_SECRET = "pipeline-bot-ssh"
 API_TOKEN_SECRET = "pipeline-bot-git-api"
 REGISTRY_SECRET = "pipeline-bot-registry"
 WEBHOOK_SECRET = "github-webhook"
-ARGOCD_SECRET = "argocd-token"
+ARGOCD_WEBHOOK_SECRET = "argocd-webhook"   # a copy of Argo CD's webhook secret, to sign push events
+WATCHER = "gitops-ci-watcher"
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class IdentitySecrets:
     registry_password: pulumi.Output[str] | None
     git_ssh_private_key: pulumi.Output[str] | None
     webhook_secret: pulumi.Output[str] | None
-    argocd_token: pulumi.Output[str] | None
+    argocd_webhook_secret: pulumi.Output[str] | None   # Argo CD's own (None: its webhook is off)
 
 
 @dataclass
@@ -41,12 +43,14 @@ class Identity:
     webhook_secret_value: pulumi.Output[str]
     registry_secret: str | None       # names of the Secrets that exist (None: not configured)
     api_token_secret: str | None      # Secret with a `password` key usable as a GitHub API token
-    argocd_secret: str | None
+    argocd_webhook_secret: str | None  # Secret with Argo CD's webhook secret under `secret`
     resources: list[pulumi.Resource]  # every object in the CI namespace, for dependents to wait on
 
 
 def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, child: pulumi.ResourceOptions,
+                    argocd_namespace: str = "argocd", argocd_ready: list[pulumi.Resource] | None = None,
                     ) -> Identity:
+    argocd_ready = list(argocd_ready or [])
     ns = cfg.tekton.namespace
     labels = {**LABELS, "app.kubernetes.io/part-of": "gitops-ci"}
     namespace = k8s.core.v1.Namespace(
@@ -114,13 +118,13 @@ def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, ch
         pulumi.log.warn("gitops-platform:registryPassword and registry.username are both needed for the pipelines "
                         f"to push images to {registry.server}; without them image pushes are unauthenticated")
 
-    argocd_secret = None
-    if secrets.argocd_token is not None:
+    argocd_webhook_secret = None
+    if secrets.argocd_webhook_secret is not None:
         created.append(k8s.core.v1.Secret(
-            f"{name}-argocd-token", metadata=meta(ARGOCD_SECRET), type="Opaque",
-            string_data=pulumi.Output.secret(secrets.argocd_token).apply(lambda token: {"token": token}),
+            f"{name}-argocd-webhook", metadata=meta(ARGOCD_WEBHOOK_SECRET), type="Opaque",
+            string_data=pulumi.Output.secret(secrets.argocd_webhook_secret).apply(lambda value: {"secret": value}),
             opts=in_ns))
-        argocd_secret = ARGOCD_SECRET
+        argocd_webhook_secret = ARGOCD_WEBHOOK_SECRET
 
     if secrets.webhook_secret is not None:
         webhook_value = pulumi.Output.secret(secrets.webhook_secret)
@@ -144,6 +148,26 @@ def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, ch
         subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=PIPELINE_BOT, namespace=ns)],
         opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[namespace, pipeline_bot]))))
 
+    # The wait task's identity: it reads Argo CD Applications (and nothing else) with a token projected
+    # into that task only; the ServiceAccount itself mounts none.
+    watcher = k8s.core.v1.ServiceAccount(f"{name}-watcher", metadata=meta(WATCHER),
+                                         automount_service_account_token=False, opts=in_ns)
+    created.append(watcher)
+    watcher_role = k8s.rbac.v1.Role(
+        f"{name}-watcher-applications",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{ns}-{WATCHER}", namespace=argocd_namespace, labels=labels),
+        rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=["argoproj.io"], resources=["applications"],
+                                          verbs=["get", "list", "watch"])],
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=argocd_ready)))
+    created.append(watcher_role)
+    created.append(k8s.rbac.v1.RoleBinding(
+        f"{name}-watcher-applications-binding",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{ns}-{WATCHER}", namespace=argocd_namespace, labels=labels),
+        role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role", name=f"{ns}-{WATCHER}"),
+        subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=WATCHER, namespace=ns)],
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*argocd_ready, watcher_role,
+                                                                                    watcher]))))
+
     # The EventListener pod reads Triggers objects and creates PipelineRuns: Triggers' own roles.
     listener = k8s.core.v1.ServiceAccount(f"{name}-listener", metadata=meta(LISTENER_ACCOUNT), opts=in_ns)
     created.append(listener)
@@ -163,4 +187,5 @@ def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, ch
 
     return Identity(namespace=namespace, pipeline_bot=pipeline_bot, listener_account=listener,
                     webhook_secret_value=webhook_value, registry_secret=registry_secret,
-                    api_token_secret=api_token_secret, argocd_secret=argocd_secret, resources=created)
+                    api_token_secret=api_token_secret, argocd_webhook_secret=argocd_webhook_secret,
+                    resources=created)

@@ -1,5 +1,5 @@
 """The two Pipelines: `gitops-ci` (build an app and deploy it to dev by digest) and `stage-release`
-(promote the digest dev runs to another environment through a release branch and a pull request).
+(promote what dev runs to another environment through a release branch and a pull request).
 
 Both are parameterised by app: one object serves every app, and the EventListener's per-app trigger (or
 the person starting a release) supplies the app's repo, image and overlay. That keeps the number of
@@ -31,11 +31,16 @@ STAGE_RELEASE = "stage-release"
 DEV = "dev"
 
 
+WORK = "work"          # one volume per run: the source and config checkouts are subPaths of it
+KUBE_API = "kube-api"  # the projected ServiceAccount token of the read-only wait task
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
-    """What the pipelines can do given the secrets that were set."""
+    """What the pipelines can do given the config and the secrets that were set."""
 
-    argocd_sync: bool = False      # argocdToken set: sync the app in Argo CD after the commit
+    notify_argocd: bool = False    # Argo CD's webhook secret exists: tell Argo CD about each push
+    argocd_webhook_url: str = ""   # argocd-server's /api/webhook inside the cluster
     pull_request: bool = False     # an API token for the config repo exists: open the release PR
 
 
@@ -43,8 +48,22 @@ def _p(name: str, value: str | list[str]) -> Param:
     return Param(name=name, value=value)
 
 
-def _ws(name: str, workspace: str) -> WorkspacePipelineTaskBinding:
-    return WorkspacePipelineTaskBinding(name=name, workspace=workspace)
+def _ws(name: str, workspace: str, sub_path: str | None = None) -> WorkspacePipelineTaskBinding:
+    return WorkspacePipelineTaskBinding(name=name, workspace=workspace, sub_path=sub_path)
+
+
+def _param(name: str, description: str, default: str | None = None) -> ParamSpec:
+    return ParamSpec(name=name, type="string", description=description, default=default)
+
+
+def _clone(name: str, url: str, revision: str, sub_path: str, versions, when=None) -> PipelineTask:
+    return PipelineTask(name=name, task_ref=GIT_CLONE.ref(versions), when=when,
+                        params=[_p("url", url), _p("revision", revision),
+                                _p("gitInitImage", versions.image_git_clone)],
+                        workspaces=[_ws("output", WORK, sub_path)])
+
+
+RUN = "$(context.pipelineRun.namespace)/$(context.pipelineRun.name)"
 
 
 def _local(name: str) -> TaskRef:
@@ -77,8 +96,9 @@ def repo_slug(url: str) -> str:
 
 
 def gitops_ci(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
-    """Clone source and config in parallel, test, build and push (digest as result), then, for a push to
-    the deploy branch in a dev environment only, set the image by digest in the overlay and push it."""
+    """Clone the source, test and build it in the app's build context, push the image (digest as a
+    result); on the deploy branch of a dev environment, write the digest into the app's overlay, push
+    it, tell Argo CD and wait until the app runs it."""
     versions, tekton = cfg.versions, cfg.tekton
     # Only a push to the deploy branch of a dev environment writes the overlay; other branches build and
     # test, and other environments are changed through stage-release only. With `imageUpdates: flux`,
@@ -88,172 +108,176 @@ def gitops_ci(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
         WhenExpression(input="$(params.environment)", operator="in", values=[DEV]),
         WhenExpression(input="$(params.image-updates)", operator="in", values=["tekton"]),
     ]
+    pushed = [WhenExpression(input="$(tasks.deploy.results.commit)", operator="notin", values=[""])]
     digest = "$(tasks.build-and-push.results.IMAGE_DIGEST)"
+    version = "$(tasks.version.results.version)"
     tasks = [
-        PipelineTask(name="clone-source", task_ref=GIT_CLONE.ref(versions),
-                     params=[_p("url", "$(params.source-url)"), _p("revision", "$(params.source-revision)")],
-                     workspaces=[_ws("output", "source")]),
-        PipelineTask(name="clone-config", task_ref=GIT_CLONE.ref(versions),
-                     params=[_p("url", "$(params.config-url)"), _p("revision", "$(params.config-revision)")],
-                     workspaces=[_ws("output", "config")]),
+        _clone("clone-source", "$(params.source-url)", "$(params.source-revision)", "source", versions),
+        _clone("clone-config", "$(params.config-url)", "$(params.config-revision)", "config", versions,
+               when=deploy_to_dev),
         PipelineTask(name="version", task_ref=_local(t.GIT_VERSION), run_after=["clone-source"],
-                     workspaces=[_ws("source", "source")]),
+                     workspaces=[_ws("source", WORK, "source")]),
         PipelineTask(name="test", task_ref=_local(t.RUN_TESTS), run_after=["clone-source"],
-                     params=[_p("image", "$(params.test-image)"), _p("script", "$(params.test-script)")],
-                     workspaces=[_ws("source", "source")]),
+                     params=[_p("image", "$(params.test-image)"), _p("script", "$(params.test-script)"),
+                             _p("context", "$(params.context)")],
+                     workspaces=[_ws("source", WORK, "source")]),
         PipelineTask(name="build-and-push", task_ref=KANIKO.ref(versions), run_after=["test", "version"],
-                     params=[_p("IMAGE", "$(params.image):$(tasks.version.results.version)"),
-                             _p("DOCKERFILE", "$(params.dockerfile)"), _p("CONTEXT", "$(params.context)")],
-                     workspaces=[_ws("source", "source"), _ws("dockerconfig", "dockerconfig")]),
-        PipelineTask(name="set-image", task_ref=_local(t.KUSTOMIZE_SET_IMAGE),
-                     run_after=["build-and-push", "clone-config"], when=deploy_to_dev,
-                     params=[_p("overlay-path", "$(params.overlay-path)"), _p("image-name", "$(params.image)"),
-                             _p("new-image", "$(params.image)"), _p("digest", digest)],
-                     workspaces=[_ws("source", "config")]),
-        PipelineTask(name="commit-push", task_ref=_local(t.GIT_COMMIT_PUSH), run_after=["set-image"],
+                     params=[_p("IMAGE", f"$(params.image):{version}"), _p("DOCKERFILE", "$(params.dockerfile)"),
+                             _p("CONTEXT", "$(params.context)"), _p("BUILDER_IMAGE", versions.image_kaniko),
+                             # kaniko's --insecure-registry: plain HTTP to that registry, for push and pull
+                             # (osscontainertools/kaniko README, "Flag --insecure-registry").
+                             *([_p("EXTRA_ARGS", [f"--insecure-registry={cfg.registry.server}"])]
+                               if cfg.registry.insecure else [])],
+                     workspaces=[_ws("source", WORK, "source"), _ws("dockerconfig", "dockerconfig")]),
+        PipelineTask(name="deploy", task_ref=_local(t.DEPLOY_IMAGE), run_after=["build-and-push", "clone-config"],
                      when=deploy_to_dev,
-                     params=[_p("app", "$(params.app-name)"), _p("image", "$(params.image)"), _p("digest", digest),
-                             _p("path", "$(params.overlay-path)"), _p("branch", "$(params.config-revision)"),
-                             _p("details", "Built from $(params.source-url) at $(params.source-revision) "
-                                           "(version $(tasks.version.results.version))."),
+                     params=[_p("app", "$(params.app-name)"), _p("image", "$(params.image)"),
+                             _p("version", version), _p("digest", digest),
+                             _p("overlay-path", "$(params.overlay-path)"), _p("branch", "$(params.config-revision)"),
+                             _p("source-url", "$(params.source-url)"),
+                             _p("source-revision", "$(tasks.version.results.commit)"),
+                             _p("source-time", "$(tasks.version.results.commit-time)"), _p("run", RUN),
                              _p("user-name", tekton.git_user_name), _p("user-email", tekton.git_user_email)],
-                     workspaces=[_ws("source", "config")]),
+                     workspaces=[_ws("config", WORK, "config")]),
     ]
-    params = [
-        ParamSpec(name="app-name", type="string", description="The app (its Argo CD Application name)."),
-        ParamSpec(name="source-url", type="string", description="Source repository to build."),
-        ParamSpec(name="source-revision", type="string", description="Commit to build."),
-        ParamSpec(name="source-branch", type="string", description="Branch that was pushed."),
-        ParamSpec(name="image", type="string", description="Image repository (no tag), e.g. quay.io/org/app."),
-        ParamSpec(name="overlay-path", type="string", description="The app's overlay in the config repo."),
-        ParamSpec(name="environment", type="string", default=cfg.environment,
-                  description="Environment of this cluster; only dev overlays are written by CI."),
-        ParamSpec(name="image-updates", type="string", default=cfg.image_updates,
-                  description="Who writes image references to the config repo: tekton (this pipeline) or flux."),
-        ParamSpec(name="deploy-branch", type="string", default=tekton.deploy_branch,
-                  description="Source branch whose pushes are deployed to dev."),
-        ParamSpec(name="config-url", type="string", default=config_clone_url(cfg), description="Config repo."),
-        ParamSpec(name="config-revision", type="string", default=cfg.config_repo.revision,
-                  description="Config repo branch to update."),
-        ParamSpec(name="dockerfile", type="string", default="./Dockerfile", description="Dockerfile path."),
-        ParamSpec(name="context", type="string", default="./", description="Build context in the source."),
-        ParamSpec(name="test-image", type="string", default=tekton.test_image or versions.image_test_runner,
-                  description="Image the tests run in (exact tag or digest)."),
-        ParamSpec(name="test-script", type="string", default=tekton.test_script,
-                  description="Shell script that runs the tests in the source checkout."),
-    ]
-    if options.argocd_sync:
-        params += [ParamSpec(name="argocd-server", type="string", default=tekton.argocd_server,
-                             description="Argo CD API server host:port."),
-                   ParamSpec(name="argocd-insecure", type="string", default=str(tekton.argocd_insecure).lower(),
-                             description="\"true\" skips verifying Argo CD's TLS certificate.")]
+    if options.notify_argocd:
         tasks.append(PipelineTask(
-            name="argocd-sync", task_ref=_local(t.ARGOCD_SYNC), run_after=["commit-push"], when=deploy_to_dev,
-            params=[_p("application", "$(params.app-name)"), _p("server", "$(params.argocd-server)"),
-                    _p("insecure", "$(params.argocd-insecure)")]))
+            name="notify-argocd", task_ref=_local(t.NOTIFY_ARGOCD), run_after=["deploy"], when=pushed,
+            params=[_p("webhook-url", "$(params.argocd-webhook-url)"), _p("repo-url", cfg.config_repo.url),
+                    _p("branch", "$(params.config-revision)"), _p("before", "$(tasks.deploy.results.before)"),
+                    _p("after", "$(tasks.deploy.results.commit)"), _p("files", "$(tasks.deploy.results.file)")]))
+    tasks.append(PipelineTask(
+        name="wait-for-deploy", task_ref=_local(t.WAIT_FOR_DEPLOY),
+        run_after=["notify-argocd" if options.notify_argocd else "deploy"],
+        when=[*pushed, WhenExpression(input="$(params.wait-for-deploy)", operator="in", values=["true"])],
+        params=[_p("application", "$(params.app-name)"), _p("revision", "$(tasks.deploy.results.commit)"),
+                _p("timeout", "$(params.deploy-timeout)")],
+        workspaces=[_ws(KUBE_API, KUBE_API)]))
+    params = [
+        _param("app-name", "The app (its Argo CD Application name)."),
+        _param("source-url", "Source repository to build."),
+        _param("source-revision", "Commit to build."),
+        _param("source-branch", "Branch that was pushed."),
+        _param("image", "Image repository (no tag), e.g. quay.io/org/app."),
+        _param("overlay-path", "The app's overlay in the config repo."),
+        _param("context", "The app's build context, relative to the source repo root.", "."),
+        _param("dockerfile", "The app's Dockerfile, relative to the source repo root.", "Dockerfile"),
+        _param("environment", "Environment of this cluster; only dev overlays are written by CI.", cfg.environment),
+        _param("image-updates", "Who writes image references to the config repo: tekton (this pipeline) or flux.",
+               cfg.image_updates),
+        _param("deploy-branch", "Source branch whose pushes are deployed to dev.", tekton.deploy_branch),
+        _param("config-url", "Config repo.", config_clone_url(cfg)),
+        _param("config-revision", "Config repo branch to update.", cfg.config_repo.revision),
+        _param("test-image", "Image the tests run in (exact tag or digest).",
+               tekton.test_image or versions.image_test_runner),
+        _param("test-script", "Shell script that runs the tests in the build context.", tekton.test_script),
+        _param("wait-for-deploy", "\"true\": wait until Argo CD runs the pushed commit.",
+               str(tekton.wait_for_deploy).lower()),
+        _param("deploy-timeout", "Seconds to wait for Argo CD.", str(tekton.deploy_timeout_seconds)),
+    ]
+    if options.notify_argocd:
+        params.append(_param("argocd-webhook-url", "argocd-server's webhook endpoint inside the cluster.",
+                             options.argocd_webhook_url))
     return Pipeline(metadata=ObjectMeta(name=GITOPS_CI, namespace=tekton.namespace), spec=PipelineSpec(
-        description="Test, build and push an app's image; on the deploy branch of a dev environment, set "
-                    "the image by digest in the app's overlay and push the config repo.",
+        description="Test, build and push an app's image; on the deploy branch of a dev environment, set the image "
+                    "by digest in the app's overlay, push the config repo, tell Argo CD and wait for the deploy.",
         params=params,
-        workspaces=[PipelineWorkspaceDeclaration(name="source", description="The app's source checkout."),
-                    PipelineWorkspaceDeclaration(name="config", description="The config repo checkout."),
+        workspaces=[PipelineWorkspaceDeclaration(name=WORK, description="The run's volume: source and config "
+                                                 "checkouts (subPaths source/ and config/)."),
                     PipelineWorkspaceDeclaration(name="dockerconfig", optional=True,
-                                                 description="docker config.json to push the image.")],
+                                                 description="docker config.json to push the image."),
+                    PipelineWorkspaceDeclaration(name=KUBE_API, description="Projected ServiceAccount token and "
+                                                 "cluster CA of the read-only wait task.")],
         tasks=tasks,
         results=[PipelineResult(name="image-digest", value=digest, description="Digest of the image pushed."),
-                 PipelineResult(name="version", value="$(tasks.version.results.version)",
-                                description="Version (short source SHA) the image is tagged with.")]))
+                 PipelineResult(name="version", value=version,
+                                description="Version (short source SHA) the image is tagged with."),
+                 PipelineResult(name="config-commit", value="$(tasks.deploy.results.commit)",
+                                description="Config repo commit that deploys it (dev deploy branch only).")]))
 
 
 def stage_release(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
-    """From the digest the dev overlay deploys: tag it as the release version, create the release
-    branch with the target overlay set to that digest, push it and open the pull request that promotes
-    it (merging the PR is the promotion)."""
+    """From what the source overlay deploys (a digest, or Flux's tag): tag it as the release version,
+    generate the release branch with the target overlay set to it, push it and open the pull request
+    that promotes it (merging the PR is the promotion)."""
     versions, tekton = cfg.versions, cfg.tekton
     # Nothing is created without a release version (the chapter-five guard).
     released = [WhenExpression(input="$(params.release-version)", operator="notin", values=[""])]
-    digest = "$(tasks.extract-digest.results.digest)"
     branch = "$(params.release-branch-prefix)$(params.release-version)"
     tasks = [
-        PipelineTask(name="clone-config", task_ref=GIT_CLONE.ref(versions),
-                     params=[_p("url", "$(params.config-url)"), _p("revision", "$(params.config-revision)")],
-                     workspaces=[_ws("output", "config")]),
-        PipelineTask(name="extract-digest", task_ref=_local(t.EXTRACT_DIGEST), run_after=["clone-config"],
-                     params=[_p("overlay-path", "$(params.source-overlay)"), _p("image-name", "$(params.image)")],
-                     workspaces=[_ws("source", "config")]),
-        PipelineTask(name="tag-image", task_ref=_local(t.TAG_IMAGE), run_after=["extract-digest"], when=released,
-                     params=[_p("image", "$(params.image)"), _p("digest", digest),
-                             _p("tag", "$(params.release-version)")],
+        _clone("clone-config", "$(params.config-url)", "$(params.config-revision)", "config", versions),
+        PipelineTask(name="release-source", task_ref=_local(t.RELEASE_SOURCE), run_after=["clone-config"],
+                     when=released,
+                     params=[_p("image", "$(params.image)"), _p("version", "$(params.release-version)"),
+                             _p("source-overlay", "$(params.source-overlay)"),
+                             _p("image-updates", "$(params.image-updates)")],
+                     workspaces=[_ws("config", WORK, "config")]),
+        PipelineTask(name="tag-image", task_ref=_local(t.TAG_IMAGE), run_after=["release-source"],
+                     params=[_p("image", "$(params.image)"),
+                             _p("reference", "$(tasks.release-source.results.reference)"),
+                             _p("tag", "$(params.release-version)"),
+                             _p("tls-verify", "false" if cfg.registry.insecure else "true")],
                      workspaces=[_ws("dockerconfig", "dockerconfig")]),
-        PipelineTask(name="set-image", task_ref=_local(t.KUSTOMIZE_SET_IMAGE), run_after=["tag-image"],
-                     when=released,
-                     params=[_p("overlay-path", "$(params.target-overlay)"), _p("image-name", "$(params.image)"),
-                             _p("new-image", "$(params.image)"), _p("digest", digest)],
-                     workspaces=[_ws("source", "config")]),
-        PipelineTask(name="record-release", task_ref=_local(t.YQ_UPDATE), run_after=["set-image"], when=released,
-                     params=[_p("file", "$(params.target-overlay)/kustomization.yaml"),
-                             _p("path", '.commonAnnotations."gitops-platform/release"'),
-                             _p("value", "$(params.release-version)")],
-                     workspaces=[_ws("source", "config")]),
-        PipelineTask(name="commit-push", task_ref=_local(t.GIT_COMMIT_PUSH), run_after=["record-release"],
-                     when=released,
-                     params=[_p("app", "$(params.app-name)"), _p("image", "$(params.image)"), _p("digest", digest),
-                             _p("path", "$(params.target-overlay)"), _p("branch", branch),
-                             _p("create-branch", "true"),
-                             _p("details", "Release $(params.release-version): $(params.target-overlay) takes "
-                                           "the digest of $(params.source-overlay), tagged "
-                                           "$(params.image):$(params.release-version)."),
+        PipelineTask(name="promote", task_ref=_local(t.PROMOTE_RELEASE), run_after=["tag-image"],
+                     params=[_p("app", "$(params.app-name)"), _p("image", "$(params.image)"),
+                             _p("version", "$(params.release-version)"),
+                             _p("digest", "$(tasks.tag-image.results.digest)"),
+                             _p("source-overlay", "$(params.source-overlay)"),
+                             _p("target-overlay", "$(params.target-overlay)"), _p("branch", branch),
+                             _p("base", "$(params.config-revision)"), _p("image-updates", "$(params.image-updates)"),
+                             _p("run", RUN),
                              _p("user-name", tekton.git_user_name), _p("user-email", tekton.git_user_email)],
-                     workspaces=[_ws("source", "config")]),
+                     workspaces=[_ws("config", WORK, "config")]),
     ]
     params = [
-        ParamSpec(name="app-name", type="string", description="The app being released."),
-        ParamSpec(name="image", type="string", description="Image repository (no tag), e.g. quay.io/org/app."),
-        ParamSpec(name="release-version", type="string", default="",
-                  description="Release version: image tag and release branch suffix (empty: do nothing)."),
-        ParamSpec(name="source-overlay", type="string", description="Overlay whose digest is released (dev)."),
-        ParamSpec(name="target-overlay", type="string", description="Overlay to promote to (stage/prod)."),
-        ParamSpec(name="release-branch-prefix", type="string", default=tekton.release_branch_prefix,
-                  description="Release branches are <prefix><version>."),
-        ParamSpec(name="config-url", type="string", default=config_clone_url(cfg), description="Config repo."),
-        ParamSpec(name="config-revision", type="string", default=cfg.config_repo.revision,
-                  description="Branch the release is based on and the pull request targets."),
+        _param("app-name", "The app being released."),
+        _param("image", "Image repository (no tag), e.g. quay.io/org/app."),
+        _param("release-version", "Release version (semver): image tag and release branch suffix (empty: do nothing).",
+               ""),
+        _param("source-overlay", "Overlay whose image is released (dev)."),
+        _param("target-overlay", "Overlay to promote to (staging/prod)."),
+        _param("image-updates", "tekton (overlays pin digests) or flux (overlays hold Flux's tags).",
+               cfg.image_updates),
+        _param("release-branch-prefix", "Release branches are <prefix><version>.", tekton.release_branch_prefix),
+        _param("config-url", "Config repo.", config_clone_url(cfg)),
+        _param("config-revision", "Branch the release is based on and the pull request targets.",
+               cfg.config_repo.revision),
     ]
     if options.pull_request:
-        params += [ParamSpec(name="github-api-url", type="string", default=github_api_url(cfg),
-                             description="GitHub API base URL."),
-                   ParamSpec(name="config-repository", type="string", default=repo_slug(cfg.config_repo.url),
-                             description="owner/name of the config repo on GitHub.")]
+        params += [_param("api-url", "API base URL of the config repo's server.", github_api_url(cfg)),
+                   _param("config-repository", "owner/name of the config repo.", repo_slug(cfg.config_repo.url))]
         tasks.append(PipelineTask(
-            name="open-pull-request", task_ref=_local(t.GITHUB_OPEN_PR), run_after=["commit-push"], when=released,
-            params=[_p("api-url", "$(params.github-api-url)"), _p("repository", "$(params.config-repository)"),
+            name="open-pull-request", task_ref=_local(t.OPEN_PULL_REQUEST), run_after=["promote"],
+            when=[WhenExpression(input="$(tasks.promote.results.changed)", operator="in", values=["true"])],
+            params=[_p("api-url", "$(params.api-url)"), _p("repository", "$(params.config-repository)"),
                     _p("head", branch), _p("base", "$(params.config-revision)"),
                     _p("title", "Release $(params.app-name) $(params.release-version) to $(params.target-overlay)"),
-                    _p("body", "Promotes $(params.image)@" + digest + " (tagged $(params.release-version)) "
-                               "from $(params.source-overlay) to $(params.target-overlay). Merging this pull "
-                               "request deploys it.")]))
+                    _p("body", "Promotes $(params.image):$(params.release-version) "
+                               "($(tasks.tag-image.results.digest)) from $(params.source-overlay) to "
+                               "$(params.target-overlay). Merging this pull request deploys it.")]))
     return Pipeline(metadata=ObjectMeta(name=STAGE_RELEASE, namespace=tekton.namespace), spec=PipelineSpec(
-        description="Promote the digest an app's dev overlay deploys: tag the image with the release version, "
-                    "set it in the target overlay on a release branch, push, and open the pull request.",
+        description="Promote what an app's dev overlay deploys: tag the image with the release version, generate "
+                    "the release branch with the target overlay set to it, push, and open the pull request.",
         params=params,
-        workspaces=[PipelineWorkspaceDeclaration(name="config", description="The config repo checkout."),
+        workspaces=[PipelineWorkspaceDeclaration(name=WORK, description="The run's volume (config checkout)."),
                     PipelineWorkspaceDeclaration(name="dockerconfig", optional=True,
                                                  description="docker config.json to tag the image.")],
         tasks=tasks,
-        results=[PipelineResult(name="digest", value=digest, description="Digest released."),
-                 PipelineResult(name="commit", value="$(tasks.commit-push.results.commit)",
-                                description="Commit on the release branch.")]))
+        results=[PipelineResult(name="digest", value="$(tasks.tag-image.results.digest)",
+                                description="Digest released."),
+                 PipelineResult(name="commit", value="$(tasks.promote.results.commit)",
+                                description="Head of the release branch.")]))
 
 
 def platform_tasks(cfg: PlatformConfig, options: PipelineOptions, token_secret: str | None,
-                   argocd_secret: str | None) -> list:
-    """Every Task the pipelines reference by name (argocd-sync and github-open-pr only when usable)."""
+                   webhook_secret: str | None) -> list:
+    """Every Task the pipelines reference by name (notify-argocd and open-pull-request only when usable)."""
     versions, ns = cfg.versions, cfg.tekton.namespace
-    found = [t.git_version(versions, ns), t.run_tests(versions, ns), t.kustomize_set_image(versions, ns),
-             t.yq_update(versions, ns), t.git_commit_push(versions, ns), t.extract_digest(versions, ns),
-             t.tag_image(versions, ns)]
+    found = [t.git_version(versions, ns), t.run_tests(versions, ns), t.deploy_image(versions, ns),
+             t.wait_for_deploy(versions, ns), t.release_source(versions, ns), t.tag_image(versions, ns),
+             t.promote_release(versions, ns)]
     if options.pull_request and token_secret:
-        found.append(t.github_open_pr(versions, ns, token_secret, "password"))
-    if options.argocd_sync and argocd_secret:
-        found.append(t.argocd_sync(versions, ns, argocd_secret, "token"))
+        found.append(t.open_pull_request(versions, ns, token_secret, "password"))
+    if options.notify_argocd and webhook_secret:
+        found.append(t.notify_argocd(versions, ns, webhook_secret, "secret"))
     return found

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from components.tekton.catalog import CATALOG
+from components.tekton.catalog import REMOTE_TASKS
 from components.versions import image_is_pinned
 
 PARAM = re.compile(r"\$\(params\.([A-Za-z0-9_.-]+?)\)")
@@ -95,11 +95,11 @@ def resolve(task_ref: dict[str, Any], local: dict[str, Interface]) -> tuple[Inte
         params = {p["name"]: p["value"] for p in task_ref.get("params") or []}
         if not SHA.fullmatch(str(params.get("revision", ""))):
             return None, f"git resolver revision {params.get('revision')!r} is not a 40-hex commit SHA"
-        catalog = CATALOG.get(params.get("pathInRepo", ""))
-        if catalog is None:
-            return None, f"git resolver pathInRepo {params.get('pathInRepo')!r} is not a known catalog task"
-        defaults = {param: ("" if has_default else None) for param, has_default in catalog.params.items()}
-        return Interface(defaults, set(catalog.results), dict(catalog.workspaces)), ""
+        remote = REMOTE_TASKS.get(params.get("pathInRepo", ""))
+        if remote is None:
+            return None, f"git resolver pathInRepo {params.get('pathInRepo')!r} is not a known remote task"
+        defaults = {param: ("" if has_default else None) for param, has_default in remote.params.items()}
+        return Interface(defaults, set(remote.results), dict(remote.workspaces)), ""
     name = task_ref.get("name")
     if name not in local:
         return None, f"taskRef {name!r} names no Task defined by the platform"

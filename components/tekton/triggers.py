@@ -1,20 +1,21 @@
 """Triggers: one EventListener, one TriggerBinding and one TriggerTemplate for every app.
 
 Each app with a `sourceRepo` gets an inline trigger in the single EventListener: the GitHub interceptor
-checks the webhook signature and the `push` event, a CEL interceptor keeps only pushes of a branch of that
-app's repository, and static bindings add the app's name, image and overlay. The shared TriggerBinding
-takes the repo URL, commit and branch from the push payload; the TriggerTemplate starts `gitops-ci`.
+checks the webhook signature and the `push` event (Gitea sends the same headers), a CEL interceptor keeps
+only the pushes that should build that app, and static bindings add the app's name, image, overlay and
+build settings. The shared TriggerBinding takes the repo URL, commit and branch from the push payload;
+the TriggerTemplate starts `gitops-ci` with the pod template every step needs.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
-from components.config import App, PlatformConfig
+from components.config import App, PlatformConfig, glob_regex
 from components.models import ObjectMeta
 from components.models.tekton import (
     ClaimSpec,
+    ConfigMapProjection,
     EventListener,
     EventListenerBinding,
     EventListenerSpec,
@@ -28,9 +29,14 @@ from components.models.tekton import (
     PipelineRun,
     PipelineRunSpec,
     PipelineRunTimeouts,
+    PipelineTaskRunSpec,
+    PodSecurityContext,
+    PodTemplate,
+    ProjectedVolume,
     ResourceRequests,
     RunMeta,
     SecretVolume,
+    ServiceAccountTokenProjection,
     TaskRunTemplate,
     TemplateRef,
     TriggerBinding,
@@ -39,9 +45,12 @@ from components.models.tekton import (
     TriggerTemplateParam,
     TriggerTemplateSpec,
     VolumeClaimTemplate,
+    VolumeProjection,
     WorkspaceBinding,
 )
-from components.tekton.pipelines import GITOPS_CI
+from components.tekton.catalog import GIT_CLONE_UID
+from components.tekton.pipelines import GITOPS_CI, KUBE_API, WORK
+from components.tekton.steps.api import web_url
 
 LISTENER = "gitops-ci"
 BINDING = "github-push"
@@ -50,31 +59,37 @@ WEBHOOK_SECRET_KEY = "secretToken"
 LISTENER_PORT = 8080  # the port of the Service Triggers creates for an EventListener
 
 
+# Every step the runs start can write its workspaces: kubelet makes the volume group-owned by this gid
+# (block storage such as EBS starts root-owned 0755, where git-clone's uid 65532 could not write).
+FS_GROUP = GIT_CLONE_UID
+POD_TEMPLATE = PodTemplate(security_context=PodSecurityContext(fs_group=FS_GROUP,
+                                                               fs_group_change_policy="OnRootMismatch"))
+TOKEN_SECONDS = 3600
+
+
 @dataclass(frozen=True)
 class TriggerNames:
     pipeline_bot: str            # ServiceAccount of the PipelineRuns
+    watcher: str                 # ServiceAccount of the read-only wait task
     listener_account: str        # ServiceAccount of the EventListener
     webhook_secret: str          # Secret with the GitHub webhook secret under WEBHOOK_SECRET_KEY
     registry_secret: str | None  # dockerconfigjson Secret bound as the `dockerconfig` workspace, if any
 
 
-def web_url(repo_url: str) -> str:
-    """The https URL GitHub reports as `repository.html_url` for a clone URL (https, ssh or git@)."""
-    if "://" in repo_url:
-        parsed = urlparse(repo_url)
-        host, path = parsed.hostname or "", parsed.path
+def push_filter(cfg: PlatformConfig, app: App) -> str:
+    """CEL: a push (not a deletion) of a branch of the app's source repository, with at least one commit
+    that is not the pipeline-bot's own (its deploy commits must never start CI: a config repo inside the
+    source repo would loop) and, when the app lists build paths, that changes a file under them."""
+    bot = json.dumps(cfg.tekton.git_user_email.lower())
+    not_bot = f"c.committer.email.lowerAscii() != {bot}"
+    if app.build.paths:
+        matches = " || ".join(f"f.matches({json.dumps(glob_regex(p))})" for p in app.build.paths)
+        commit = f"{not_bot} && (c.added + c.modified + c.removed).exists(f, {matches})"
     else:
-        host, path = repo_url.split("@", 1)[-1].split(":", 1)
-    path = "/" + path.strip("/")
-    if path.endswith(".git"):
-        path = path[:-4]
-    return f"https://{host}{path}".lower()
-
-
-def push_filter(app: App) -> str:
-    """CEL: a push (not a deletion) of a branch of the app's source repository."""
-    return ("body.ref.startsWith('refs/heads/') && !body.deleted && "
-            f"body.repository.html_url.lowerAscii() == {json.dumps(web_url(app.source_repo))}")
+        commit = not_bot
+    return ("body.ref.startsWith('refs/heads/') && !(has(body.deleted) && body.deleted) && "
+            f"body.repository.html_url.lowerAscii() == {json.dumps(web_url(app.source_repo).lower())} && "
+            f"body.commits.exists(c, {commit})")
 
 
 def listener_url(namespace: str) -> str:
@@ -89,16 +104,38 @@ def binding(namespace: str) -> TriggerBinding:
     ]))
 
 
+def kube_api_workspace() -> WorkspaceBinding:
+    """The wait task's credentials: a short-lived token of its own ServiceAccount and the cluster CA,
+    projected into that task only (the ServiceAccounts mount no token)."""
+    return WorkspaceBinding(name=KUBE_API, projected=ProjectedVolume(sources=[
+        VolumeProjection(service_account_token=ServiceAccountTokenProjection(path="token",
+                                                                             expiration_seconds=TOKEN_SECONDS)),
+        VolumeProjection(config_map=ConfigMapProjection(name="kube-root-ca.crt",
+                                                        items=[KeyToPath(key="ca.crt", path="ca.crt")])),
+    ]))
+
+
+def work_workspace(cfg: PlatformConfig) -> WorkspaceBinding:
+    """One volume per run (the source and config checkouts are subPaths of it): a task binding two
+    claims would be refused by Tekton's affinity assistant ("more than one PersistentVolumeClaim")."""
+    return WorkspaceBinding(name=WORK, volume_claim_template=VolumeClaimTemplate(spec=ClaimSpec(
+        access_modes=["ReadWriteOnce"], resources=ResourceRequests(requests={"storage": cfg.tekton.storage}),
+        storage_class_name=cfg.tekton.storage_class)))
+
+
+def run_spec_options(names: TriggerNames) -> dict:
+    """Who each task runs as: pipeline-bot (no API token) everywhere, the watcher for the wait task; every
+    pod with the fsGroup (a per-task pod template replaces the run's securityContext, so it repeats it)."""
+    return {"task_run_template": TaskRunTemplate(service_account_name=names.pipeline_bot, pod_template=POD_TEMPLATE),
+            "task_run_specs": [PipelineTaskRunSpec(pipeline_task_name="wait-for-deploy",
+                                                   service_account_name=names.watcher, pod_template=POD_TEMPLATE)]}
+
+
 def template(cfg: PlatformConfig, names: TriggerNames) -> TriggerTemplate:
+    params = ["source-url", "source-revision", "source-branch", "app-name", "image", "overlay-path", "context",
+              "dockerfile"]
     tekton = cfg.tekton
-    params = ["source-url", "source-revision", "source-branch", "app-name", "image", "overlay-path"]
-
-    def claim() -> VolumeClaimTemplate:
-        return VolumeClaimTemplate(spec=ClaimSpec(access_modes=["ReadWriteOnce"],
-                                                  resources=ResourceRequests(requests={"storage": tekton.storage})))
-
-    workspaces = [WorkspaceBinding(name="source", volume_claim_template=claim()),
-                  WorkspaceBinding(name="config", volume_claim_template=claim())]
+    workspaces = [work_workspace(cfg), kube_api_workspace()]
     if names.registry_secret:
         # kaniko reads /kaniko/.docker/config.json: mount the dockerconfigjson key under that name.
         workspaces.append(WorkspaceBinding(name="dockerconfig", secret=SecretVolume(
@@ -111,7 +148,7 @@ def template(cfg: PlatformConfig, names: TriggerNames) -> TriggerTemplate:
             pipeline_ref=PipelineRef(name=GITOPS_CI),
             params=[Param(name=p, value=f"$(tt.params.{p})") for p in params],
             workspaces=workspaces,
-            task_run_template=TaskRunTemplate(service_account_name=names.pipeline_bot),
+            **run_spec_options(names),
             timeouts=PipelineRunTimeouts(pipeline="1h")))
     return TriggerTemplate(
         metadata=ObjectMeta(name=TEMPLATE, namespace=tekton.namespace),
@@ -125,10 +162,11 @@ def app_trigger(cfg: PlatformConfig, app: App, names: TriggerNames) -> EventList
         InterceptorParam(name="eventTypes", value=["push"]),
     ])
     cel = Interceptor(ref=InterceptorRef(name="cel"), params=[
-        InterceptorParam(name="filter", value=push_filter(app)),
+        InterceptorParam(name="filter", value=push_filter(cfg, app)),
         InterceptorParam(name="overlays", value=[{"key": "branch", "expression": "body.ref.substring(11)"}]),
     ])
-    static = {"app-name": app.name, "image": app.image, "overlay-path": cfg.path_of(app)}
+    static = {"app-name": app.name, "image": app.image, "overlay-path": cfg.path_of(app),
+              "context": app.build.context, "dockerfile": app.build.dockerfile}
     return EventListenerTrigger(
         name=app.name, interceptors=[github, cel],
         bindings=[EventListenerBinding(ref=BINDING, kind="TriggerBinding"),
