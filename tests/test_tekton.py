@@ -10,10 +10,12 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from components.config import ConfigError, load_config
 from components.tekton import references
 from components.versions import Versions
+from tests.conftest import ROOT
 from tools.mockrun import FAKE_GENERATED
 
 PINS = Versions()
@@ -648,3 +650,17 @@ def test_remote_task_revisions_must_be_full_commit_shas(base_config, key, revisi
         load_config(base_config, "dev")
     assert err.value.lines[0].startswith(f"gitops-platform:versions.{key}: ")
     assert "40-character commit SHA" in err.value.lines[0]
+
+
+def test_the_documented_stage_release_run_carries_the_fs_group_and_fits_the_pipeline(run, base_config, validate_docs):
+    text = (ROOT / "docs" / "tekton.md").read_text()
+    block = text.split("# stage-release.yaml: kubectl create -f stage-release.yaml\n", 1)[1].split("```", 1)[0]
+    example = yaml.safe_load(block)
+    spec = example["spec"]
+    assert spec["taskRunTemplate"]["podTemplate"]["securityContext"]["fsGroup"] == 65532
+    pipeline_spec = pipeline(run(base_config, secrets=ALL_SECRETS), "stage-release")
+    declared = {p["name"]: p.get("default") for p in pipeline_spec["params"]}
+    given = {p["name"] for p in spec["params"]}
+    assert given <= set(declared) and {p for p, d in declared.items() if d is None} <= given
+    assert {w["name"] for w in spec["workspaces"]} == {w["name"] for w in pipeline_spec["workspaces"]}
+    validate_docs([{**example, "metadata": {"name": "person-service-release-x", "namespace": "gitops-ci"}}])
