@@ -42,7 +42,9 @@ def check_url(value: object, what: str, schemes: tuple[str, ...] = ("https",), p
         raise ValueError(f"{what} contains whitespace or control characters")
     parts = urlsplit(value)
     if parts.scheme not in schemes:
-        raise ValueError(f"{what} must be a {' or '.join(s + '://' for s in schemes)} URL (got "
+        allowed = [s + "://" for s in schemes]
+        listed = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
+        raise ValueError(f"{what} must be a URL starting with {listed} (got "
                          f"{parts.scheme + '://' if parts.scheme else 'no scheme'})")
     if "@" in parts.netloc:
         raise ValueError(f"{what} has credentials in it (user:password@): set them as a Pulumi secret instead, "
@@ -70,7 +72,7 @@ def check_repo_url(value: object, what: str = "the repository URL") -> str:
     if isinstance(value, str) and "://" not in value:
         match = SCP_LIKE.fullmatch(value)
         if not match:
-            raise ValueError(f"{what} {value!r} is not an https://, ssh:// or git@host:path URL")
+            raise ValueError(f"{what} is not an https://, ssh:// or git@host:path URL")
         check_host(match["host"], what)
         if any(seg in (".", "..") for seg in match["path"].split("/")):
             raise ValueError(f"{what} has '.' or '..' path segments")

@@ -386,8 +386,8 @@ def test_external_url_drives_the_url_and_webhook_outputs(run, base_config):
 def test_external_url_must_be_http(base_config):
     with pytest.raises(ConfigError) as caught:
         load_config({**base_config, "argocd": {"externalUrl": "argocd.example.org"}}, "dev")
-    assert caught.value.lines == ["gitops-platform:argocd.externalUrl: 'argocd.example.org' is not an http(s) URL "
-                                  "of the Argo CD server like https://argocd.example.com"]
+    assert caught.value.lines == ["gitops-platform:argocd.externalUrl: 'argocd.example.org' must be a URL starting "
+                                  "with https:// or http:// (got no scheme)"]
 
 
 @pytest.mark.parametrize("argocd, expected", [
@@ -401,7 +401,7 @@ def test_external_url_must_be_http(base_config):
      "gitops-platform:argocd.project: 'Books' is not a valid Kubernetes AppProject name (DNS-1123 label: "
      "lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit)"),
     ({"syncWindows": [{"schedule": "0 8 * * 1-5", "duration": "9h", "applications": []}]},
-     "gitops-platform:argocd.syncWindows[0].applications: List should have at least 1 item after validation, "
+     "gitops-platform:argocd.syncWindows[0].applications: the list should have at least 1 item after validation, "
      "not 0"),
 ])
 def test_invalid_argocd_config_names_the_key(base_config, argocd, expected):
@@ -428,6 +428,7 @@ def test_reconciliation_timeout_is_configurable(run, base_config):
 def test_ha_values(run, base_config):
     assert "redis-ha" not in values_of(run(base_config))
     base_config["argocd"] = {"ha": True}
+    base_config["cluster"]["kind"] = {"workers": 3}   # redis-ha needs three schedulable nodes
     values = values_of(run(base_config))
     assert values["redis-ha"] == {"enabled": True}
     assert values["server"]["replicas"] == 2 and values["repoServer"]["replicas"] == 2

@@ -162,8 +162,10 @@ def test_canaries_depend_on_flagger_and_the_app_namespace(run, canary_config):
     ({"gateway": "a/b/c"}, None,
      "gitops-platform:apps[0].canary.gateway: 'a/b/c' is not a Gateway reference like 'gateway' or 'infra/gateway'"),
     ({}, {"meshProvider": "gatewayapi:v2"},
-     "gitops-platform:flagger.meshProvider: 'gatewayapi:v2' is not a Gateway API provider (gatewayapi:v1 or "
-     "gatewayapi:v1beta1)"),
+     "gitops-platform:flagger.meshProvider: 'gatewayapi:v2' is not a Flagger mesh provider (one of kubernetes, "
+     "nginx, istio, linkerd, appmesh, appmesh:v1beta2, contour, gloo, skipper, traefik, apisix, osm, kuma, knative, "
+     "gatewayapi:v1, gatewayapi:v1beta1, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3); Flagger would silently fall back "
+     "to Istio"),
 ])
 def test_bad_canary_settings_are_config_errors(run, base_config, canary, flagger, line):
     base_config["apps"][0]["canary"] = canary

@@ -358,11 +358,13 @@ def test_the_transform_on_the_controllers_group_places_deployments_and_keeps_opt
 
 
 @pytest.mark.parametrize("flux, line", [
-    ({"pushBranch": "../main"}, "gitops-platform:flux.pushBranch: '../main' is not a valid git branch name"),
+    ({"pushBranch": "../main"}, "gitops-platform:flux.pushBranch: '../main' is not a valid git branch name: it contains '..', '@{' or '//' "
+                                 "(git check-ref-format)"),
     ({"receiverType": "webhook"}, "gitops-platform:flux.receiverType: 'webhook' is not a Flux Receiver type (one of "
                                   "generic, generic-hmac, github, gitlab, bitbucket, harbor, dockerhub, quay, gcr, "
                                   "nexus, acr)"),
-    ({"interval": "soon"}, "gitops-platform:flux.interval: 'soon' is not a duration like 30s, 5m or 1h30m"),
+    ({"interval": "soon"}, "gitops-platform:flux.interval: 'soon' is not a duration like 30s, 5m or 1h30m (time: invalid "
+                           'duration "soon")'),
 ])
 def test_bad_flux_settings_are_config_errors(run, flux_config, flux, line):
     flux_config["flux"] = flux

@@ -6,11 +6,11 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError, PlatformConfig, load_config
+from tools.stackfile import load_file
 
 CORPUS = sorted((Path(__file__).parent / "fixtures" / "malformed").glob("*.yaml"))
 
@@ -23,7 +23,7 @@ def expected_line(path: Path) -> str:
 
 def load_case(path: Path) -> tuple[dict, str]:
     """(raw config, stack name) of a corpus file, read the way the render reads a stack file."""
-    document = yaml.safe_load(path.read_text())
+    document = load_file(path)
     config = {k.partition(":")[2]: v for k, v in document["config"].items()}
     env = config.get("environment", "dev")
     return config, env if env in ("dev", "staging", "prod") else "dev"

@@ -179,8 +179,9 @@ def test_a_floating_test_image_is_a_config_error(base_config):
 @pytest.mark.parametrize("key,value,message", [
     ("deployBranch", "main branch", "is not a valid git branch name"),
     ("releaseBranchPrefix", "../rel-", "is not a valid git branch name prefix"),
-    ("storage", "lots", "is not a Kubernetes storage quantity like 1Gi"),
-    ("githubApiUrl", "http://api.github.com", "is not an https:// URL"),
+    ("storage", "lots", "is not a positive Kubernetes storage quantity like 1Gi"),
+    ("storage", "0Gi", "(must be greater than zero)"),
+    ("githubApiUrl", "http://api.github.com", "must be a URL starting with https://"),
 ])
 def test_invalid_tekton_settings_name_their_key(base_config, key, value, message):
     base_config["tekton"] = {key: value}
@@ -632,13 +633,14 @@ def test_every_tekton_object_with_all_options_passes_validate_manifests(run, bas
 
 def test_token_mode_clones_and_pushes_an_ssh_style_config_repo_over_https(run, base_config):
     base_config["configRepo"]["url"] = "git@github.com:org/gitops-config.git"
-    result = run(base_config)
+    result = run(base_config, secrets={**ALL_SECRETS, "gitSshPrivateKey": SSH_KEY})   # Argo CD reads it over ssh
     for name in ("gitops-ci", "stage-release"):
         defaults = {p["name"]: p.get("default") for p in pipeline(result, name)["params"]}
         assert defaults["config-url"] == "https://github.com/org/gitops-config.git"
     ssh = copy.deepcopy(base_config)
     ssh["tekton"] = {"gitAuth": "ssh", "sshKnownHosts": KNOWN_HOSTS}
-    defaults = {p["name"]: p.get("default") for p in pipeline(run(ssh), "gitops-ci")["params"]}
+    defaults = {p["name"]: p.get("default") for p in pipeline(run(ssh, secrets={**ALL_SECRETS, "gitSshPrivateKey": SSH_KEY}),
+                                                              "gitops-ci")["params"]}
     assert defaults["config-url"] == "git@github.com:org/gitops-config.git"
 
 

@@ -26,6 +26,8 @@ from pulumi.runtime import settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from tools.stackfile import StackFileError, load_file
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "gitops-platform"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -208,21 +210,44 @@ class _ErrorCollector(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], dict[str, str]]:
-    """(structured config, secrets) from Pulumi.<stack>.yaml, keys without the project prefix.
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
 
-    An encrypted `secure:` value counts as a set secret; its plaintext is unknowable offline, so it is
-    represented by a fixed stand-in that is itself treated as a secret everywhere.
+
+def _stand_in(value: Any, name: str) -> Any:
+    """A `secure:` leaf's stand-in (its plaintext is unknowable offline): a fixed string, itself secret."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return f"secure-value-of-{name}"
+        return {k: _stand_in(v, f"{name}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stand_in(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(structured config, secrets) from Pulumi.<stack>.yaml, keys without the project prefix, read the way
+    the Pulumi CLI reads it (tools/stackfile.py: duplicate keys, YAML 1.2 scalars, aliasing refused).
+
+    A key holding an encrypted `secure:` value (at the top or nested) is a secret key, as the CLI marks it;
+    the plaintext is unknowable offline, so each `secure:` leaf is a fixed stand-in, itself a secret.
+    Raises StackFileError.
     """
     path = root / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(path.read_text()) or {}
+    document = load_file(path) or {}
+    if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
+        raise StackFileError([f"{path.name}: must be a mapping with a `config:` mapping"])
     config, secrets = {}, {}
     for key, value in (document.get("config") or {}).items():
-        namespace, _, name = key.partition(":")
+        namespace, _, name = str(key).partition(":")
         if namespace != PROJECT:
             continue
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            secrets[name] = f"secure-value-of-{name}"
+        if _has_secure(value):
+            secrets[name] = _stand_in(value, name)
         else:
             config[name] = value
     return config, secrets
@@ -241,7 +266,7 @@ def run_program(stack: str, config: dict[str, Any], secrets: dict[str, str] | No
     pulumi_mocks.set_mocks(PlatformMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor,
                            logger=logger)
     all_config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-    all_config.update({f"{PROJECT}:{k}": v for k, v in secrets.items()})
+    all_config.update({f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in secrets.items()})
     pulumi.runtime.set_all_config(all_config, [f"{PROJECT}:{k}" for k in secrets])
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()

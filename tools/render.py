@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from tools.mockrun import ROOT, Registration, RunResult, load_stack_file, run_program
+from tools.stackfile import StackFileError
 
 # Kinds that must exist before others when applied in this order by hand (kubectl apply -f).
 KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "ClusterRole", "RoleBinding",
@@ -93,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config, secrets = load_stack_file(args.stack, args.root)
-    except Exception as err:  # a stack file that is not YAML is a config problem, not a crash
-        print(f"render: {stack_file.name} is not valid YAML: {err}".splitlines()[0], file=sys.stderr)
+    except StackFileError as err:  # refused like the Pulumi CLI refuses it: a config problem, not a crash
+        for line in err.lines:
+            print(line, file=sys.stderr)
         return 1
     result = run_program(args.stack, config, secrets, args.root)
     if result.errors:

@@ -1,0 +1,204 @@
+"""`gitops-platform:apps[]`: each app, how Flux picks its tags, its canary and how it is built."""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config.base import (
+    DNS1123_LABEL,
+    Model,
+    PlatformConfigErrors,
+    check_duration,
+    check_repo_path,
+    check_repo_url,
+    dns_label,
+)
+from components.grammars import semver
+from components.urls import check_host
+
+IMAGE_REPOSITORY = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)+"
+                              r"|[a-z0-9]+([._-][a-z0-9]+)*")
+
+
+class ImagePolicy(Model):
+    """How Flux picks the newest tag: a semver range, or a regex pattern with an ordering. Both are checked
+    the way image-reflector-controller parses them: the range with Masterminds/semver v3's constraint
+    grammar, the pattern as a Go (RE2) regexp (fluxcd/image-reflector-controller internal/policy)."""
+
+    semver: str | None = None
+    pattern: str | None = None
+    extract: str | None = None
+    order: Literal["alphabetical", "numerical"] = "numerical"
+    direction: Literal["asc", "desc"] = "asc"
+
+    @field_validator("semver")
+    @classmethod
+    def _semver(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                semver.check_constraint(value)
+            except semver.ConstraintError as err:
+                raise ValueError(f"{value!r} is not a version range Flux accepts (Masterminds/semver v3: e.g. "
+                                 f"'>=1.0.0 <2.0.0', '^1.2', '~1.2.3', '1.x'): {err}") from None
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            from components.grammars import go_regexp
+            try:
+                go_regexp.compile_go(value)
+            except go_regexp.GoRegexpError as err:
+                raise ValueError(f"{value!r} is not a Go (RE2) regular expression, which is what Flux compiles "
+                                 f"(no lookarounds or backreferences): {err}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_policy(self):
+        if bool(self.semver) == bool(self.pattern):
+            raise ValueError("set exactly one of semver or pattern")
+        if self.extract and not self.pattern:
+            raise PlatformConfigErrors([("extract", "only applies with pattern")])
+        if self.pattern and self.extract:
+            from components.grammars import go_regexp
+            # Go's Regexp.Expand turns an unknown $name into "": every tag would sort as "".
+            problems = go_regexp.check_extract(self.pattern, self.extract)
+            if problems:
+                raise PlatformConfigErrors([("extract", f"{self.extract!r}: {'; '.join(problems)}")])
+        return self
+
+
+class Canary(Model):
+    """A Flagger canary for the app's Deployment (analysis defaults as in the seed)."""
+
+    enabled: bool = True
+    port: int = Field(8080, ge=1, le=65535)
+    target_port: int | None = Field(None, ge=1, le=65535)
+    interval: str = "30s"
+    threshold: int = Field(5, ge=1, le=100)
+    max_weight: int = Field(50, ge=1)
+    step_weight: int = Field(10, ge=1)
+    success_rate: float = Field(99, ge=0, le=100)
+    max_duration_ms: int = Field(500, ge=1)
+    load_test: bool = True
+    progress_deadline_seconds: int = Field(600, ge=60)
+    deployment: str | None = None  # Deployment name; default: the app name
+    ingress: str | None = None     # Ingress (nginx, skipper) or ApisixRoute (apisix) the provider routes through
+    gateway: str | None = None     # Gateway API Gateway, "name" or "namespace/name" (provider gatewayapi)
+
+    _interval = field_validator("interval")(classmethod(lambda cls, v: check_duration(v)))
+    _deployment = field_validator("deployment")(
+        classmethod(lambda cls, v: v if v is None else dns_label("Deployment name")(v)))
+    _ingress = field_validator("ingress")(
+        classmethod(lambda cls, v: v if v is None else dns_label("Ingress name")(v)))
+
+    @field_validator("interval")
+    @classmethod
+    def _flagger_interval(cls, value: str) -> str:
+        # Flagger's CRD only takes whole seconds or minutes (pattern ^[0-9]+(m|s)).
+        if not re.fullmatch(r"([0-9]+m)?([0-9]+s)?", value):
+            raise ValueError(f"{value!r} is not a Flagger analysis interval (whole seconds or minutes: 30s, 1m, 1m30s)")
+        return value
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = value.split("/")
+            if len(parts) > 2 or not all(DNS1123_LABEL.fullmatch(p) and len(p) <= 63 for p in parts):
+                raise ValueError(f"{value!r} is not a Gateway reference like 'gateway' or 'infra/gateway'")
+        return value
+
+    @model_validator(mode="after")
+    def _weights(self):
+        if self.max_weight > 100:
+            raise PlatformConfigErrors([("maxWeight", f"{self.max_weight} is over 100 (it is a percentage of traffic)")])
+        if self.step_weight > self.max_weight:
+            raise PlatformConfigErrors([("stepWeight", f"{self.step_weight} is larger than maxWeight {self.max_weight}")])
+        return self
+
+
+def glob_regex(glob: str) -> str | None:
+    """The RE2 regexp (for the trigger's CEL `matches`) of a path glob, anchored at both ends."""
+    if not re.fullmatch(r"[A-Za-z0-9_./*?@+=-]+", glob) or "***" in glob:
+        return None
+    out, i = "", 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out += "(.*/)?"
+            i += 3
+        elif glob.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif glob[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif glob[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(glob[i])
+            i += 1
+    return "^" + out + "$"
+
+
+class Build(Model):
+    """How the app is built from its source repo; paths are relative to the repo root."""
+
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    # Globs of the files whose change builds the app (`**` any depth, `*` within a directory, `?` one
+    # character); empty: any change. Monorepos list each service's directory.
+    paths: list[str] = Field(default_factory=list)
+
+    _context = field_validator("context")(classmethod(lambda cls, v: check_repo_path(v)))
+    _dockerfile = field_validator("dockerfile")(classmethod(lambda cls, v: check_repo_path(v)))
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        for glob in value:
+            check_repo_path(glob)
+            if glob_regex(glob) is None:
+                raise ValueError(f"{glob!r} is not a path glob (letters, digits, '/', '.', '_', '-', '*', '?')")
+        return value
+
+
+class App(Model):
+    name: str
+    namespace: str | None = None
+    path: str | None = None
+    image: str
+    source_repo: str | None = None
+    sync: Literal["auto", "manual"] | None = None
+    image_policy: ImagePolicy | None = None
+    canary: Canary | None = None
+    build: Build = Build()
+
+    _name = field_validator("name")(classmethod(lambda cls, v: dns_label("app name")(v)))
+    _namespace = field_validator("namespace")(
+        classmethod(lambda cls, v: v if v is None else dns_label("namespace name")(v)))
+    _path = field_validator("path")(classmethod(lambda cls, v: v if v is None else check_repo_path(v)))
+    _source = field_validator("source_repo")(classmethod(lambda cls, v: v if v is None else check_repo_url(v)))
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        # The app image is a repository; CI and Flux choose the tag, so a tag here is a mistake.
+        if not IMAGE_REPOSITORY.fullmatch(value) or len(value) > 255:
+            raise ValueError(f"{value!r} is not an image repository like quay.io/org/app (no tag or digest)")
+        first = value.split("/", 1)[0]
+        if "/" in value and ("." in first or ":" in first or first == "localhost"):
+            host = first.split(":")[0]
+            check_host(host, repr(value))
+            port = first.partition(":")[2]
+            if port and not 1 <= int(port) <= 65535:
+                raise ValueError(f"{value!r} has a registry port out of range (1-65535)")
+        return value
+
+    @property
+    def has_canary(self) -> bool:
+        return self.canary is not None and self.canary.enabled

@@ -1,0 +1,97 @@
+"""`gitops-platform:cluster`: where the platform runs (kind, EKS, or a cluster the user has)."""
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config.base import Model, PlatformConfigErrors, dns_label
+
+# An EC2 instance type: family letters, a generation digit, attribute letters, '.', a size
+# (t3.large, m7g.2xlarge, c6in.metal-48xl, u-12tb1.112xlarge).
+INSTANCE_TYPE = re.compile(r"([a-z]+-)?[a-z]+[0-9]+[a-z0-9-]*\.[a-z0-9-]+")
+
+
+class KindCluster(Model):
+    workers: int = Field(2, ge=0, le=10)
+    argocd_host_port: int = Field(8080, ge=1, le=65535)
+    dashboard_host_port: int = Field(9000, ge=1, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_node_image(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "nodeImage" in data:
+            raise PlatformConfigErrors([("nodeImage", "has moved to versions.kindNodeImage (every pin lives in the "
+                                         "versions table; it must be name:tag@sha256:<digest> of the kind release "
+                                         "in versions.kindVersion)")])
+        return data
+
+    @model_validator(mode="after")
+    def _distinct_ports(self):
+        if self.argocd_host_port == self.dashboard_host_port:
+            raise PlatformConfigErrors([("dashboardHostPort", "must differ from argocdHostPort")])
+        return self
+
+    @property
+    def schedulable_nodes(self) -> int:
+        # kind keeps the control-plane taint when there are workers; a single node is untainted.
+        return self.workers or 1
+
+
+class EksCluster(Model):
+    region: str | None = None
+    version: str = "1.35"
+    instance_type: str = "t3.large"
+    desired_nodes: int = Field(3, ge=1, le=100)
+    min_nodes: int = Field(3, ge=1, le=100)
+    max_nodes: int = Field(6, ge=1, le=100)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]", value):
+            raise ValueError(f"{value!r} is not an AWS region like us-west-2")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.fullmatch(r"1\.[0-9]{2}", value):
+            raise ValueError(f"{value!r} is not a Kubernetes minor version like \"1.35\"")
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not INSTANCE_TYPE.fullmatch(value):
+            raise ValueError(f"{value!r} is not an EC2 instance type like t3.large or m7g.xlarge")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self):
+        if not self.min_nodes <= self.desired_nodes <= self.max_nodes:
+            raise PlatformConfigErrors([("desiredNodes", f"must satisfy minNodes <= desiredNodes <= maxNodes "
+                                         f"(got {self.min_nodes} <= {self.desired_nodes} <= {self.max_nodes})")])
+        return self
+
+
+class ExistingCluster(Model):
+    kubeconfig: str = "~/.kube/config"
+    context: str | None = None
+
+
+class ClusterConfig(Model):
+    provider: Literal["kind", "eks", "existing"] = "kind"
+    name: str | None = None
+    kind: KindCluster = KindCluster()
+    eks: EksCluster = EksCluster()
+    existing: ExistingCluster = ExistingCluster()
+
+    _name = field_validator("name")(classmethod(lambda cls, v: v if v is None else dns_label("cluster name")(v)))
+
+    @model_validator(mode="after")
+    def _eks_region(self):
+        if self.provider == "eks" and not self.eks.region:
+            raise PlatformConfigErrors([("eks.region", "is required when provider is eks")])
+        return self

@@ -1,0 +1,201 @@
+"""The whole stack's config and the checks that need more than one section."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from components.config.apps import App
+from components.config.argocd import ArgoCDConfig, SyncWindow, app_of_apps_names
+from components.config.base import DNS1123_LABEL, Model, PlatformConfigErrors, repo_is_ssh
+from components.config.cluster import ClusterConfig
+from components.config.flux import INGRESS_PROVIDERS, Features, FlaggerConfig, FluxConfig
+from components.config.repos import ConfigRepo, Registry
+from components.config.tekton import TektonConfig
+from components.versions import Versions
+
+# Namespaces the platform's components own, or Kubernetes itself: no app, and no second component, may
+# take one of them.
+PLATFORM_NAMESPACES = frozenset({"argocd", "tekton-pipelines", "tekton-pipelines-resolvers", "flux-system",
+                                 "flagger-system"})
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
+RESERVED_NAMESPACES = PLATFORM_NAMESPACES | SYSTEM_NAMESPACES
+# Tekton labels every TaskRun and pod with its PipelineRun's name (tekton.dev/pipelineRun), and a label
+# value holds at most 63 characters: "<app>-ci-" plus the 5 characters generateName adds.
+PIPELINE_RUN_SUFFIX = len("-ci-") + 5
+
+
+class PlatformConfig(Model):
+    environment: Literal["dev", "staging", "prod"]
+    cluster: ClusterConfig = ClusterConfig()
+    config_repo: ConfigRepo
+    registry: Registry = Registry()
+    apps: Annotated[list[App], Field(min_length=1)]
+    features: Features = Features()
+    versions: Versions = Versions()
+    argocd: ArgoCDConfig = ArgoCDConfig()
+    tekton: TektonConfig = TektonConfig()
+    image_updates: Literal["tekton", "flux"] = "tekton"
+    flux: FluxConfig = FluxConfig()
+    flagger: FlaggerConfig = FlaggerConfig()
+    protect: bool | None = None  # default: true in prod
+
+    # ---- derived values every component uses, so the defaults live in one place
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster.name or f"gitops-{self.environment}"
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def protected(self) -> bool:
+        return self.is_prod if self.protect is None else self.protect
+
+    def namespace_of(self, app: App) -> str:
+        return app.namespace or f"{app.name}-{self.environment}"
+
+    def path_of(self, app: App) -> str:
+        return app.path or f"{app.name}/overlays/{self.environment}"
+
+    def sync_of(self, app: App) -> str:
+        return app.sync or ("manual" if self.is_prod else "auto")
+
+    @property
+    def app_namespaces(self) -> list[str]:
+        """Distinct app namespaces, in the order apps declare them."""
+        return list(dict.fromkeys(self.namespace_of(app) for app in self.apps))
+
+    @property
+    def argocd_project(self) -> str:
+        return self.argocd.project or self.environment
+
+    @property
+    def tekton_enabled(self) -> bool:
+        return self.features.tekton
+
+    @property
+    def flux_enabled(self) -> bool:
+        return self.features.flux and self.image_updates == "flux"
+
+    @property
+    def flagger_enabled(self) -> bool:
+        return self.features.flagger and any(app.has_canary for app in self.apps)
+
+    @property
+    def sync_windows(self) -> list[SyncWindow]:
+        if self.argocd.sync_windows is not None:
+            return self.argocd.sync_windows
+        if self.is_prod:  # prod default: people deploy during working hours only
+            return [SyncWindow(kind="allow", schedule="0 8 * * 1-5", duration="9h", manual_sync=True)]
+        return []
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        errors = cross_checks(self, list(enumerate(self.apps)))
+        if errors:
+            raise PlatformConfigErrors(errors)
+        return self
+
+
+def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple[str, str]]:
+    """Problems that need several sections, keyed relative to the stack. `apps` are the valid apps with
+    their index in the stack file, so that a run with invalid apps still reports these for the others.
+    `cfg` may be partly built (sections that failed validation are their defaults)."""
+    errors: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    deploys: dict[tuple[str, str], int] = {}
+    for i, app in apps:
+        if app.name in seen:
+            errors.append((f"apps[{i}].name", f"duplicate app name {app.name!r} (also apps[{seen[app.name]}])"))
+        seen.setdefault(app.name, i)
+        ns = cfg.namespace_of(app)
+        where = f"apps[{i}].namespace"
+        if app.namespace is None and (len(ns) > 63 or not DNS1123_LABEL.fullmatch(ns)):
+            errors.append((where, f"is not set, and the default {ns!r} (<name>-<environment>) is over 63 "
+                           "characters; set a namespace"))
+        elif ns in RESERVED_NAMESPACES or ns == cfg.tekton.namespace:
+            errors.append((where, f"{ns!r} is reserved for the platform; choose an app namespace of its own"))
+        if app.source_repo and cfg.features.tekton and len(app.name) > 63 - PIPELINE_RUN_SUFFIX:
+            errors.append((f"apps[{i}].name", f"{app.name!r} is too long to be built: its PipelineRuns are named "
+                           f"'{app.name}-ci-xxxxx', and Tekton labels their pods with that name (at most 63 "
+                           f"characters): keep it to {63 - PIPELINE_RUN_SUFFIX}"))
+        path = (ns, cfg.path_of(app))
+        if path in deploys:
+            errors.append((f"apps[{i}].path", f"{path[1]!r} into namespace {ns!r} is what apps[{deploys[path]}] "
+                           "deploys already: two Applications would fight over the same objects"))
+        deploys.setdefault(path, i)
+        if app.has_canary and not cfg.features.flagger:
+            errors.append((f"apps[{i}].canary", "needs features.flagger: true"))
+        if app.has_canary and cfg.flagger.mesh_provider.split(":")[0] in INGRESS_PROVIDERS and not app.canary.ingress:
+            routed_by = "an ApisixRoute" if cfg.flagger.mesh_provider == "apisix" else "an Ingress"
+            errors.append((f"apps[{i}].canary.ingress",
+                           f"provider {cfg.flagger.mesh_provider!r} routes traffic through {routed_by}; "
+                           f"name the app's {routed_by.split()[-1]}"))
+        if app.has_canary and cfg.flagger.mesh_provider.startswith("gatewayapi") and not app.canary.gateway:
+            errors.append((f"apps[{i}].canary.gateway",
+                           f"provider {cfg.flagger.mesh_provider!r} routes traffic through a Gateway API "
+                           "Gateway; name it ('gateway' or 'namespace/gateway')"))
+        if cfg.image_updates == "flux" and app.image_policy is None:
+            errors.append((f"apps[{i}].imagePolicy", "is required with imageUpdates: flux"))
+    errors += _name_collisions(cfg, apps)
+    errors += _argocd_name_collisions(cfg, apps)
+    if cfg.tekton.namespace in RESERVED_NAMESPACES:
+        errors.append(("tekton.namespace", f"{cfg.tekton.namespace!r} belongs to another component or to Kubernetes; "
+                       "the CI namespace needs one of its own"))
+    if cfg.image_updates == "flux" and not cfg.features.flux:
+        errors.append(("imageUpdates", "'flux' needs features.flux: true"))
+    repo = getattr(cfg, "config_repo", None)
+    if repo is not None:
+        if cfg.flux_enabled and repo_is_ssh(repo.url) and not (cfg.flux.ssh_known_hosts or cfg.tekton.ssh_known_hosts):
+            errors.append(("flux.sshKnownHosts", "is required for an ssh configRepo.url with imageUpdates: flux "
+                           "(host keys are verified, never skipped)"))
+        if cfg.tekton.git_auth == "ssh" and not repo_is_ssh(repo.url):
+            errors.append(("tekton.gitAuth", "'ssh' needs an ssh:// or git@host:path configRepo.url"))
+    if cfg.argocd.ha and cfg.cluster.provider == "kind" and cfg.cluster.kind.schedulable_nodes < 3:
+        errors.append(("argocd.ha", f"needs 3 schedulable nodes (redis-ha's pods refuse to share a node), and this "
+                       f"kind cluster has {cfg.cluster.kind.schedulable_nodes}: set cluster.kind.workers to 3 or more"))
+    return errors
+
+
+def _argocd_name_collisions(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple[str, str]]:
+    """An app may not take the name of the app-of-apps root Application (same namespace, `argocd`)."""
+    if not cfg.argocd.app_of_apps.enabled:
+        return []
+    _, root = app_of_apps_names(cfg.argocd_project)
+    return [(f"apps[{i}].name", f"{app.name!r} is the name of the app-of-apps root Application "
+             "(argocd.appOfApps); rename the app or set argocd.project")
+            for i, app in apps if app.name == root]
+
+
+def _name_collisions(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple[str, str]]:
+    """Objects two apps would both own once names are derived the way Kubernetes tools derive them.
+
+    Flagger turns Deployment `d` into `d-primary` and adds Services `d`, `d-canary`, `d-primary`, so a
+    canary app `web` and an app `web-primary` in the same namespace would fight over one object, and
+    derived names must still fit the 63-character limit of a Service name.
+    """
+    errors: list[tuple[str, str]] = []
+    owners: dict[tuple[str, str], int] = {}
+    by_index = dict(apps)
+    for i, app in apps:
+        ns = cfg.namespace_of(app)
+        names = [app.name]
+        if app.has_canary:
+            target = app.canary.deployment or app.name
+            names = list(dict.fromkeys([app.name, target, f"{target}-primary", f"{target}-canary"]))
+            if len(target) > 63 - len("-primary"):
+                errors.append((f"apps[{i}].name" if not app.canary.deployment else f"apps[{i}].canary.deployment",
+                               f"{target!r} is too long for a canary: Flagger's '{target}-primary' would exceed "
+                               "63 characters"))
+        for name in names:
+            other = owners.get((ns, name))
+            if other is not None and by_index[other].name != app.name:  # same name: a duplicate, reported once
+                errors.append((f"apps[{i}].name", f"{app.name!r} collides with apps[{other}] "
+                               f"({by_index[other].name!r}) on {name!r} in namespace {ns!r}"
+                               + (" (Flagger derives -primary/-canary names)" if name != app.name
+                                  or by_index[other].has_canary else "")))
+                break
+            owners[(ns, name)] = i
+    return errors

@@ -1,0 +1,142 @@
+"""Read a Pulumi.<stack>.yaml the way the Pulumi CLI does, so the offline render refuses what it refuses.
+
+The CLI loads stack files with gopkg.in/yaml.v3 (pulumi/pulumi sdk/go/common/workspace/loaders.go):
+- a mapping key defined twice is an error ("mapping key ... already defined at line N"), where PyYAML
+  would silently keep the last value (a prod stack quietly turning into dev);
+- YAML 1.2 scalars: only true/false are booleans (`on`, `yes`, `off`, `no` stay strings, unlike YAML 1.1);
+- excessive aliasing ("billion laughs") is refused before it is expanded.
+Bytes that are not UTF-8 and raw control characters are refused with the file's line.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MAX_EXPANDED_NODES = 10_000   # a stack file is a few hundred nodes; aliases may not multiply it past this
+
+
+class StackFileError(ValueError):
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class CoreLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with the YAML 1.2 core schema's implicit types instead of YAML 1.1's."""
+
+
+CoreLoader.yaml_implicit_resolvers = {}
+for tag, pattern, first in [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+]:
+    CoreLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
+
+
+def _construct_int(loader: CoreLoader, node: yaml.ScalarNode) -> int:
+    value = node.value
+    if value.startswith("0o"):
+        return int(value[2:], 8)
+    if value.startswith("0x"):
+        return int(value[2:], 16)
+    return int(value)
+
+
+def _construct_bool(loader: CoreLoader, node: yaml.ScalarNode) -> bool:
+    return node.value.lower() == "true"
+
+
+CoreLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+CoreLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+
+
+def _line_of(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def _check_text(name: str, data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise StackFileError([f"{name}:{line}: is not valid UTF-8 (byte 0x{data[err.start]:02x}); save the file "
+                              "as UTF-8"]) from None
+    for match in re.finditer(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\u2028\u2029]", text):
+        if match.group() == "\ufeff" and match.start() == 0:
+            continue
+        raise StackFileError([f"{name}:{_line_of(text, match.start())}: contains the raw control character "
+                              f"{match.group()!r}; write it escaped in a double-quoted string, or remove it"])
+    return text
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes the document has once every alias is expanded (computed without expanding)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a cycle counts once (recursive aliases are refused by the composer anyway)
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(v, memo) for v in node.value)
+    else:
+        size = 1
+    memo[key] = min(size, MAX_EXPANDED_NODES * 10)
+    return memo[key]
+
+
+def _duplicates(name: str, node: yaml.Node, seen: set[int]) -> list[str]:
+    """yaml.v3's rule: two keys of one mapping clash when their kind and (unquoted) value are equal."""
+    if id(node) in seen:
+        return []
+    seen.add(id(node))
+    found: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            ident = (type(key).__name__, key.value if isinstance(key, yaml.ScalarNode) else "")
+            line = key.start_mark.line + 1
+            if ident in first:
+                found.append(f"{name}:{line}: mapping key {ident[1]!r} is already defined at line {first[ident]} "
+                             "(the Pulumi CLI refuses duplicate keys; a later value would silently win)")
+            else:
+                first[ident] = line
+            found += _duplicates(name, key, seen) + _duplicates(name, value, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for value in node.value:
+            found += _duplicates(name, value, seen)
+    return found
+
+
+def load_text(data: bytes | str, name: str = "Pulumi.yaml") -> Any:
+    """The document in `data`, or StackFileError with the problems and their lines."""
+    text = _check_text(name, data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
+    loader = CoreLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise StackFileError([f"{name}: the document contains excessive aliasing (more than "
+                                  f"{MAX_EXPANDED_NODES} nodes once aliases are expanded); the Pulumi CLI refuses it"])
+        duplicates = _duplicates(name, node, set())
+        if duplicates:
+            raise StackFileError(duplicates)
+        return loader.construct_document(node)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise StackFileError([f"{where}: is not valid YAML ({problem})"]) from None
+    finally:
+        loader.dispose()
+
+
+def load_file(path: Path) -> Any:
+    return load_text(Path(path).read_bytes(), Path(path).name)
