@@ -28,10 +28,34 @@ from components.models.argocd import (
     SyncPolicy,
 )
 
-SYNC_OPTIONS = ["CreateNamespace=true", "PruneLast=true"]
+# The namespaces exist before any Application (the platform creates them), so no CreateNamespace.
+SYNC_OPTIONS = ["PruneLast=true"]
 RETRY = RetryStrategy(limit=5, backoff=Backoff(duration="5s", factor=2, max_duration="3m"))
 REPO_SECRET = "config-repo"
-ROLE_BINDING = "argocd-admin"
+DEPLOYER_ROLE = "gitops-argocd-deployer"
+DEPLOYER_EXTRA_ROLE = "gitops-argocd-deployer-extra"
+SERVER_ROLE = "gitops-argocd-server"
+DEPLOYER_BINDING = "argocd-deployer"
+SERVER_BINDING = "argocd-server"
+AGGREGATE_TO_DEPLOYER = "gitops-platform/aggregate-to-deployer"
+# What the application controller deploys into an app namespace: everything the built-in `admin` role
+# allows (aggregated from it, so CRDs that ship an aggregate-to-admin role are included as they are
+# installed), plus the namespaced kinds `admin` leaves read-only or out but that overlays commonly hold.
+# Still forbidden: Roles that grant more than this (no escalate/bind), cluster-scoped kinds, and deleting
+# the namespace itself; see README "What Argo CD may deploy".
+DEPLOYER_EXTRA_RULES = [
+    {"apiGroups": [""], "resources": ["resourcequotas", "limitranges", "endpoints"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+]
+# What the UI does in an app namespace (argo-cd server/application: delete and patch a resource, the
+# resource actions such as restart, which patch, "create job" from a CronJob, pod logs): no exec, no
+# port-forward, no token minting, no impersonation, no creating workloads.
+SERVER_RULES = [
+    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "patch", "delete"]},
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
+]
 
 
 @dataclass(frozen=True)
@@ -102,15 +126,16 @@ def sync_windows(config: PlatformConfig) -> list[ProjectSyncWindow] | None:
 
 
 def app_project(config: PlatformConfig, namespace: str, labels: dict[str, str]) -> AppProject:
-    """The platform's AppProject: the config repo only, the app namespaces only, Namespaces as the
-    only cluster-scoped kind."""
+    """The platform's AppProject: the config repo only, the app namespaces only, no cluster-scoped kind."""
     return AppProject(
         metadata=ObjectMeta(name=config.argocd_project, namespace=namespace, labels=labels),
         spec=AppProjectSpec(
             description=f"gitops-platform apps of the {config.environment} environment",
             source_repos=[config.config_repo.url],
             destinations=[ApplicationDestination(namespace=ns) for ns in config.app_namespaces],
-            cluster_resource_whitelist=[GroupKind(group="", kind="Namespace")],
+            # No cluster-scoped kind: the platform owns the namespaces, and Argo CD may not write
+            # anything outside them.
+            cluster_resource_whitelist=[],
             namespace_resource_whitelist=[GroupKind(group="*", kind="*")],
             sync_windows=sync_windows(config)))
 
@@ -153,9 +178,10 @@ def root_application(config: PlatformConfig, namespace: str, labels: dict[str, s
 
 
 class ArgoApplications(pulumi.ComponentResource):
-    """One AppProject, one Application per app, one RoleBinding (ClusterRole `admin` for Argo CD's
-    application controller and server) per app namespace, the config repo credentials Secret when a token or
-    SSH key is set, and the optional app-of-apps root (with its own project).
+    """One AppProject, one Application per app, the deployer and UI roles and, per app namespace, two
+    RoleBindings (the application controller to the deployer role, the server to the UI role), the config
+    repo credentials Secret when a token or SSH key is set, and the optional app-of-apps root (with its own
+    project).
 
     Outputs: `project` (the AppProject name), `applications` (app name -> Application name).
     """
@@ -171,18 +197,23 @@ class ArgoApplications(pulumi.ComponentResource):
         # Applications also wait for the credentials, so their first fetch of a private repo succeeds.
         source_deps = [*crd_deps, *([self.repo_secret] if self.repo_secret is not None else [])]
 
-        # Namespace-scoped `admin` instead of the chart's cluster-wide write access (seed roles.yaml):
-        # the controller deploys here, the server deletes/patches here from the UI.
-        self.role_bindings: dict[str, k8s.rbac.v1.RoleBinding] = {}
+        # Write access only inside the app namespaces, each identity with only what it does there: the
+        # controller deploys (the deployer role), the server acts from the UI (the UI role).
+        roles = self._roles(name, config, labels, child)
+        controller, server = args.service_accounts
+        self.role_bindings: dict[str, list[k8s.rbac.v1.RoleBinding]] = {}
         for app_ns in config.app_namespaces:
-            self.role_bindings[app_ns] = k8s.rbac.v1.RoleBinding(
-                f"{name}-rb-{app_ns}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=ROLE_BINDING, namespace=app_ns, labels=labels),
-                role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
-                                                 name="admin"),
-                subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account, namespace=ns)
-                          for account in args.service_accounts],
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[args.namespaces[app_ns]])))
+            self.role_bindings[app_ns] = [
+                k8s.rbac.v1.RoleBinding(
+                    f"{name}-rb-{binding}-{app_ns}",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=binding, namespace=app_ns, labels=labels),
+                    role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                                                     name=role),
+                    subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account, namespace=ns)],
+                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                        depends_on=[args.namespaces[app_ns], *roles])))
+                for binding, role, account in ((DEPLOYER_BINDING, DEPLOYER_ROLE, controller),
+                                               (SERVER_BINDING, SERVER_ROLE, server))]
 
         self.project = custom_resource(
             f"{name}-project", app_project(config, ns, labels),
@@ -196,7 +227,7 @@ class ArgoApplications(pulumi.ComponentResource):
             self.applications[app.name] = custom_resource(
                 f"{name}-app-{app.name}", application(config, app, ns, labels),
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[
-                    *source_deps, self.project, args.namespaces[app_ns], self.role_bindings[app_ns]])))
+                    *source_deps, self.project, args.namespaces[app_ns], *self.role_bindings[app_ns]])))
 
         self.root_project = self.root_application = None
         if config.argocd.app_of_apps.enabled:
@@ -210,6 +241,29 @@ class ArgoApplications(pulumi.ComponentResource):
 
         self.register_outputs({"project": config.argocd_project,
                                "applications": {a.name: a.name for a in config.apps}})
+
+    @staticmethod
+    def _roles(name: str, config: PlatformConfig, labels: dict[str, str],
+               child: pulumi.ResourceOptions) -> list[k8s.rbac.v1.ClusterRole]:
+        """The deployer role (aggregated: `admin`'s rules plus the extra kinds) and the UI role."""
+        extra = [*DEPLOYER_EXTRA_RULES, *({"apiGroups": r.api_groups, "resources": r.resources, "verbs": list(r.verbs)}
+                                          for r in config.argocd.deployer_rules)]
+        return [
+            k8s.rbac.v1.ClusterRole(
+                f"{name}-deployer-role", metadata=k8s.meta.v1.ObjectMetaArgs(name=DEPLOYER_ROLE, labels=labels),
+                aggregation_rule=k8s.rbac.v1.AggregationRuleArgs(cluster_role_selectors=[
+                    k8s.meta.v1.LabelSelectorArgs(match_labels={"rbac.authorization.k8s.io/aggregate-to-admin": "true"}),
+                    k8s.meta.v1.LabelSelectorArgs(match_labels={AGGREGATE_TO_DEPLOYER: "true"})]),
+                opts=child),
+            k8s.rbac.v1.ClusterRole(
+                f"{name}-deployer-extra-role",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=DEPLOYER_EXTRA_ROLE,
+                                                    labels={**labels, AGGREGATE_TO_DEPLOYER: "true"}),
+                rules=extra, opts=child),
+            k8s.rbac.v1.ClusterRole(
+                f"{name}-server-role", metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVER_ROLE, labels=labels),
+                rules=SERVER_RULES, opts=child),
+        ]
 
     @staticmethod
     def _repo_secret(name: str, args: ArgoApplicationsArgs, labels: dict[str, str],

@@ -25,16 +25,17 @@ PORT_FORWARD_LOCAL_PORT = 8080
 
 # The chart's default controller ClusterRole is `*` on `*` plus every non-resource URL: cluster-admin.
 # Argo CD's cluster cache still has to list and watch every kind cluster-wide, so the controller keeps
-# read access everywhere; writes come only from the per-namespace RoleBindings to `admin` that
-# `ArgoApplications` creates, plus Namespaces, the one cluster-scoped kind AppProjects allow.
+# read access everywhere; writes come only from the per-namespace RoleBindings that `ArgoApplications`
+# creates. No namespace writes: the platform creates the namespaces (CreateNamespace would be a no-op,
+# argo-cd controller/sync_namespace.go), and a cluster-wide `patch` on namespaces would let the controller
+# relabel any of them, kube-system's Pod Security labels included.
 CONTROLLER_CLUSTER_RULES = [
     {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
     {"nonResourceURLs": ["*"], "verbs": ["get"]},
-    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create", "update", "patch"]},
 ]
 # The chart's default server ClusterRole adds get/patch/delete on `*` for the UI's "delete resource" and
 # `argocd app patch`, which would reach every namespace. The server keeps read access for the UI; its
-# writes come from the same per-namespace RoleBindings as the controller's.
+# writes come from a per-namespace RoleBinding to the platform's UI role (`ArgoApplications`).
 SERVER_CLUSTER_RULES = [
     {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "create"]},

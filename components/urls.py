@@ -32,12 +32,19 @@ def check_host(host: str, what: str) -> None:
         raise ValueError(f"{what} has an invalid host {host!r}")
 
 
-def check_url(value: object, what: str, schemes: tuple[str, ...] = ("https",), path: bool = False) -> str:
+def redact(value: str) -> str:
+    """`value` with any user:password@ of a URL replaced by ***@, so an error message never shows it."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1***@", value)
+
+
+def check_url(value: object, what: str = "", schemes: tuple[str, ...] = ("https",), path: bool = False) -> str:
     """`value` if it is a clean absolute URL with one of `schemes`: no credentials, a valid ASCII host,
     a port in range, no query or fragment, no '.'/'..' segments, no whitespace or control characters.
-    `path`: a non-root path is required (a repository, not a host)."""
+    `path`: a non-root path is required (a repository, not a host). Errors name the URL (credentials
+    masked) followed by `what`."""
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string")
+        raise ValueError("must be a non-empty string")
+    what = repr(redact(value)) + (f" {what}" if what else "")
     if any(ch.isspace() or not ch.isprintable() for ch in value):
         raise ValueError(f"{what} contains whitespace or control characters")
     parts = urlsplit(value)
@@ -51,11 +58,8 @@ def check_url(value: object, what: str, schemes: tuple[str, ...] = ("https",), p
                          "they would be shown in clear in every object and output that carries the URL")
     host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
     check_host(host, what)
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"{what} has an invalid port") from None
-    if port is not None and not 1 <= port <= 65535:
+    port = parts.netloc.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in parts.netloc.rsplit("]", 1)[-1] else ""
+    if port and (not port.isdigit() or not 1 <= int(port) <= 65535):
         raise ValueError(f"{what} has a port out of range (1-65535)")
     if parts.query or parts.fragment or "?" in value or "#" in value:
         raise ValueError(f"{what} has a query or fragment, which would change what is fetched")
@@ -66,10 +70,11 @@ def check_url(value: object, what: str, schemes: tuple[str, ...] = ("https",), p
     return value
 
 
-def check_repo_url(value: object, what: str = "the repository URL") -> str:
+def check_repo_url(value: object) -> str:
     """A git repository: https://, ssh:// or scp-like user@host:path (http:// only for in-cluster or
     local servers, and never with a token: see the config cross-checks)."""
     if isinstance(value, str) and "://" not in value:
+        what = repr(value)
         match = SCP_LIKE.fullmatch(value)
         if not match:
             raise ValueError(f"{what} is not an https://, ssh:// or git@host:path URL")
@@ -77,4 +82,4 @@ def check_repo_url(value: object, what: str = "the repository URL") -> str:
         if any(seg in (".", "..") for seg in match["path"].split("/")):
             raise ValueError(f"{what} has '.' or '..' path segments")
         return value
-    return check_url(value, what, ("https", "http", "ssh"), path=True)
+    return check_url(value, "", ("https", "http", "ssh"), path=True)

@@ -166,9 +166,9 @@ class Versions(BaseModel):
             if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", value):
                 raise ValueError(f"{value!r} is not a Helm chart name")
         elif name.endswith("_chart_repo"):
-            check_url(value, f"{value!r}", ("https", "oci"))
+            check_url(value, "", ("https", "oci"))
         elif name.endswith(("_url", "_base")):
-            check_url(value, f"{value!r}", ("https",))
+            check_url(value, "", ("https",))
             if not url_is_pinned(value + "/v0") or any(p.lower() in FLOATING_TAGS for p in value.split("/")):
                 raise ValueError(f"{value!r} follows a floating name (latest, stable, main...)")
         return value

@@ -524,6 +524,55 @@ def validate_no_cluster_admin(args: ResourceValidationArgs, report_violation: Re
                 "createClusterRoles: false with namespaced RBAC.", None)
 
 
+SECRET_WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "*"})
+# Charts known to bind a ClusterRole that writes Secrets in every namespace. flagger 1.44.0
+# charts/flagger/templates/rbac.yaml: get/list/watch/create/update/patch/delete on secrets (it copies the
+# canary's ConfigMaps and Secrets to -primary), bound by a ClusterRoleBinding, with no namespaced option.
+SECRET_WRITING_CHARTS = {"flagger": "Flagger copies each canary's Secrets to their -primary copies, in any "
+                                    "namespace (charts/flagger/templates/rbac.yaml has no namespaced mode)"}
+DEFAULT_SECRET_WRITERS = ("flagger",)
+
+
+def _writes_secrets(rules: Any) -> bool:
+    for rule in reveal(rules) or []:
+        groups, resources = get(rule, "apiGroups") or [], get(rule, "resources") or []
+        if ("" in groups or "*" in groups) and ("secrets" in resources or "*" in resources) \
+                and SECRET_WRITE_VERBS & set(get(rule, "verbs") or []):
+            return True
+    return False
+
+
+def validate_cluster_wide_secret_writes(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """No identity may write Secrets in every namespace: a ClusterRoleBinding to a role with write verbs on
+    secrets, or a chart known to create one, unless it is on the documented allow-list
+    (`allowSecretWriters`, default: flagger)."""
+    allowed = (args.get_config() or {}).get("allowSecretWriters")
+    allowed = set(allowed) if _is_list(allowed) else set(DEFAULT_SECRET_WRITERS)
+    roles: dict[str, bool] = {}
+    bindings: list[tuple[Any, str, Any]] = []
+    for res in args.resources:
+        for where, obj in kubernetes_objects(res.resource_type, res.props):
+            kind = kind_of(res.resource_type, obj)
+            if kind == "ClusterRole":
+                roles[get(obj, "metadata", "name")] = _writes_secrets(get(obj, "rules"))
+            elif kind == "ClusterRoleBinding" and get(obj, "roleRef", "kind") == "ClusterRole":
+                bindings.append((res, where, obj))
+        if res.resource_type in HELM_TYPES:
+            chart = str(get(res.props, "chart") or "").rstrip("/").rsplit("/", 1)[-1]
+            if chart in SECRET_WRITING_CHARTS and chart not in allowed:
+                report_violation(
+                    f"{describe(res.resource_type, res.name)}: the {chart} chart binds a ClusterRole that can write "
+                    f"Secrets in every namespace ({SECRET_WRITING_CHARTS[chart]}). Fix: accept it by adding "
+                    f"{chart!r} to allowSecretWriters, or do not install {chart}.", res.urn)
+    for res, where, obj in bindings:
+        role = get(obj, "roleRef", "name")
+        if roles.get(role) and role not in allowed:
+            report_violation(
+                f"{describe(res.resource_type, res.name, obj, where)}: ClusterRoleBinding gives ClusterRole {role!r}, "
+                "which writes Secrets, in every namespace. Fix: bind it with RoleBindings in the namespaces that "
+                "need it, or drop the write verbs on secrets.", res.urn)
+
+
 def _bot_accounts(args: Any) -> tuple[str, ...]:
     configured = (args.get_config() or {}).get("ciBotServiceAccounts")
     return tuple(configured) if _is_list(configured) and configured else CI_BOT_ACCOUNTS
@@ -759,6 +808,13 @@ POLICIES = [
         name="no-cluster-admin",
         description="Nothing is bound to cluster-admin or to a role equivalent to it.",
         validate=validate_no_cluster_admin),
+    StackValidationPolicy(
+        name="no-cluster-wide-secret-writes",
+        description="No identity may create, change or delete Secrets in every namespace, except the allow-list.",
+        validate=validate_cluster_wide_secret_writes,
+        config_schema=PolicyConfigSchema(properties={"allowSecretWriters": {
+            "type": "array", "items": {"type": "string"},
+            "description": "Charts or ClusterRoles allowed to write Secrets cluster-wide (default: flagger)"}})),
     ResourceValidationPolicy(
         name="ci-bot-no-token-automount",
         description="The CI bot ServiceAccount does not automount a Kubernetes API token unless it needs one.",

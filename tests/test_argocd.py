@@ -40,7 +40,7 @@ def test_dev_apps_sync_automatically_with_prune_and_self_heal(run, base_config):
     assert result.errors == []
     policy = spec(result, "person-service")["syncPolicy"]
     assert policy["automated"] == {"prune": True, "selfHeal": True, "allowEmpty": False}
-    assert policy["syncOptions"] == ["CreateNamespace=true", "PruneLast=true"]
+    assert policy["syncOptions"] == ["PruneLast=true"]
     assert policy["retry"] == {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
 
 
@@ -50,7 +50,7 @@ def test_prod_apps_sync_manually(run, base_config):
     for app in ("person-service", "web"):
         policy = spec(result, app)["syncPolicy"]
         assert "automated" not in policy
-        assert policy["syncOptions"] == ["CreateNamespace=true", "PruneLast=true"]
+        assert policy["syncOptions"] == ["PruneLast=true"]
         assert policy["retry"]["limit"] == 5
 
 
@@ -129,7 +129,7 @@ def test_project_destinations_are_exactly_the_app_namespaces(run, base_config):
     assert body["spec"]["destinations"] == [{"server": IN_CLUSTER, "namespace": "book-dev"},
                                             {"server": IN_CLUSTER, "namespace": "web-dev"}]
     assert body["spec"]["sourceRepos"] == ["https://github.com/org/gitops-config.git"]
-    assert body["spec"]["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+    assert body["spec"]["clusterResourceWhitelist"] == []   # nothing cluster-scoped, not even Namespaces
     assert "syncWindows" not in body["spec"]
 
 
@@ -201,10 +201,11 @@ def test_applications_wait_for_namespace_project_and_rbac(run, base_config):
     result = run(base_config)
     urns = {r.inputs["metadata"]["name"] if r.is_kubernetes_object else r.name: r.urn for r in result.resources}
     app = result.find("Application", "person-service", "argocd")
-    role_binding = result.find("RoleBinding", "argocd-admin", "book-dev")
+    deployer = result.find("RoleBinding", "argocd-deployer", "book-dev")
+    server = result.find("RoleBinding", "argocd-server", "book-dev")
     namespace = result.find("Namespace", "book-dev")
-    assert {role_binding.urn, namespace.urn, urns["dev"]} <= set(app.dependencies)
-    assert namespace.urn in role_binding.dependencies
+    assert {deployer.urn, server.urn, namespace.urn, urns["dev"]} <= set(app.dependencies)
+    assert namespace.urn in deployer.dependencies
 
 
 def test_install_is_the_pinned_chart_in_its_own_namespace(run, base_config):
@@ -235,24 +236,40 @@ def test_prod_protects_the_argocd_namespace(run, base_config):
 
 
 # ---------------------------------------------------------------- RBAC
-def test_role_binding_grants_admin_to_the_charts_controller_service_account(run, base_config):
+def test_each_identity_gets_only_its_own_role_in_each_app_namespace(run, base_config):
     base_config["apps"].append({"name": "api", "namespace": "book-dev", "image": "quay.io/org/api"})
+    base_config["argocd"] = {"deployerRules": [{"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors"]}]}
     result = run(base_config)
-    bindings = [b for b in kinds(result, "RoleBinding") if b.inputs["metadata"]["name"] == "argocd-admin"]
-    assert sorted(b.inputs["metadata"]["namespace"] for b in bindings) == ["book-dev", "web-dev"]
     values = values_of(result)
     argocd_ns = release_of(result).inputs["namespace"]
     controller_sa, server_sa = values["controller"]["serviceAccount"], values["server"]["serviceAccount"]
     assert controller_sa["create"] is True and server_sa["create"] is True
-    for binding in bindings:
-        assert binding.inputs["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                                             "name": "admin"}
-        assert binding.inputs["subjects"] == [
-            {"kind": "ServiceAccount", "name": controller_sa["name"], "namespace": argocd_ns},
-            {"kind": "ServiceAccount", "name": server_sa["name"], "namespace": argocd_ns}]
     # The names the upstream chart gives these ServiceAccounts.
     assert (controller_sa["name"], server_sa["name"], argocd_ns) == \
         ("argocd-application-controller", "argocd-server", "argocd")
+    for binding, role, account in (("argocd-deployer", "gitops-argocd-deployer", controller_sa["name"]),
+                                   ("argocd-server", "gitops-argocd-server", server_sa["name"])):
+        bindings = [b for b in kinds(result, "RoleBinding") if b.inputs["metadata"]["name"] == binding]
+        assert sorted(b.inputs["metadata"]["namespace"] for b in bindings) == ["book-dev", "web-dev"]
+        for b in bindings:
+            assert b.inputs["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}
+            assert b.inputs["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": argocd_ns}]
+    assert not [b for b in kinds(result, "RoleBinding") if b.inputs["roleRef"]["name"] in ("admin", "cluster-admin")]
+    # The deployer is `admin` (aggregated) plus the kinds admin leaves out, plus the configured ones.
+    deployer = result.find("ClusterRole", "gitops-argocd-deployer")
+    selectors = deployer.inputs["aggregationRule"]["clusterRoleSelectors"]
+    assert {"matchLabels": {"rbac.authorization.k8s.io/aggregate-to-admin": "true"}} in selectors
+    assert {"matchLabels": {"gitops-platform/aggregate-to-deployer": "true"}} in selectors
+    extra = result.find("ClusterRole", "gitops-argocd-deployer-extra")
+    assert extra.inputs["metadata"]["labels"]["gitops-platform/aggregate-to-deployer"] == "true"
+    resources = {r for rule in extra.inputs["rules"] for r in rule["resources"]}
+    assert {"resourcequotas", "limitranges", "endpointslices", "servicemonitors"} <= resources
+    assert not any(v in rule["verbs"] for rule in extra.inputs["rules"] for v in ("escalate", "bind", "impersonate"))
+    # The UI: get/patch/delete what Argo CD shows, create jobs for "create job"; no exec, port-forward, tokens.
+    server = result.find("ClusterRole", "gitops-argocd-server")
+    assert server.inputs["rules"] == [
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "patch", "delete"]},
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]}]
 
 
 def assert_read_only_cluster_wide(rules, allowed_writes):
@@ -269,7 +286,8 @@ def test_controller_is_not_cluster_admin(run, base_config):
     result = run(base_config)
     rules = values_of(result)["controller"]["clusterRoleRules"]
     assert rules["enabled"] is True
-    assert_read_only_cluster_wide(rules["rules"], {("namespaces",): {"create", "update", "patch"}})
+    assert_read_only_cluster_wide(rules["rules"], {})
+    assert not any("namespaces" in rule.get("resources", []) for rule in rules["rules"])
     # Cluster-wide read is what Argo CD's cache needs.
     assert {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]} in rules["rules"]
     for binding in kinds(result, "ClusterRoleBinding"):

@@ -596,3 +596,45 @@ def test_the_stack_check_sees_one_broken_resource(stack_result, monkeypatch):
                      f"{task.inputs['metadata']['name']}): image 'alpine' at spec.steps[0].image has no tag, so it "
                      "pulls :latest. Fix: pin it to an exact tag or a sha256 digest (the platform's pins live in "
                      "components/versions.py)."]
+
+
+# ---------------------------------------------------------------- cluster-wide Secret writes
+CLUSTER_ROLE_T = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+CLUSTER_BINDING_T = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+
+
+def cluster_role(name: str, rules: list[dict]) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta(name), "rules": rules}
+
+
+def cluster_binding(name: str, role: str) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta(name),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "ci"}]}
+
+
+def test_a_cluster_wide_binding_to_a_role_that_writes_secrets_is_refused():
+    writer = (CLUSTER_ROLE_T, "writer", cluster_role("writer", [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "patch"]}]))
+    reader = (CLUSTER_ROLE_T, "reader", cluster_role("reader", [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]))
+    found = analyze_stack([writer, reader, (CLUSTER_BINDING_T, "w", cluster_binding("w", "writer")),
+                           (CLUSTER_BINDING_T, "r", cluster_binding("r", "reader"))])
+    assert found == [("no-cluster-wide-secret-writes", urn(CLUSTER_BINDING_T, "w"), (
+        f"{CLUSTER_BINDING_T} \"w\" (w): ClusterRoleBinding gives ClusterRole 'writer', which writes Secrets, in every "
+        "namespace. Fix: bind it with RoleBindings in the namespaces that need it, or drop the write verbs on "
+        "secrets."))]
+    wildcard = (CLUSTER_ROLE_T, "any", cluster_role("any", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["delete"]}]))
+    assert [f[0] for f in analyze_stack([wildcard, (CLUSTER_BINDING_T, "a", cluster_binding("a", "any"))])] == [
+        "no-cluster-wide-secret-writes"]
+
+
+def test_flagger_writes_secrets_cluster_wide_and_is_allowed_by_the_documented_default():
+    flagger = (RELEASE_T, "flagger", helm_release({"meshProvider": "gatewayapi:v1"}))
+    assert analyze_stack([flagger]) == []
+    service = servicer({"no-cluster-wide-secret-writes": {"allowSecretWriters": []}})
+    request = proto.AnalyzeStackRequest(resources=[proto.AnalyzerResource(
+        type=RELEASE_T, urn=urn(RELEASE_T, "flagger"), name="flagger", properties=struct(flagger[2]))])
+    [(policy, message)] = _violations(service.AnalyzeStack(request, None).diagnostics)
+    assert policy == "no-cluster-wide-secret-writes"
+    assert "the flagger chart binds a ClusterRole that can write Secrets in every namespace" in message

@@ -8,6 +8,7 @@ inputs with Pulumi secrets still marked, so tests and the offline render can ins
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -124,12 +125,26 @@ class Registration:
         return ordered
 
 
+# The event loops the mock monitor makes for itself: it runs on the main loop's executor threads and
+# calls asyncio's get_event_loop() there (pulumi/runtime/mocks.py), so each worker thread gets a loop of its
+# own that nothing closes. close_event_loop() closes them.
+THREAD_LOOPS: set[asyncio.AbstractEventLoop] = set()
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request):
+        response = self._register(request)
+        try:
+            THREAD_LOOPS.add(asyncio.get_event_loop())
+        except RuntimeError:
+            pass
+        return response
+
+    def _register(self, request):
         struct = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         if _has_resource_ref(struct):
             # The mock monitor would rehydrate resource references on its worker thread's event loop,
@@ -182,6 +197,7 @@ class RunResult:
     secret_outputs: set[str]
     raw_outputs: dict[str, Any] = field(repr=False)  # real values: never shown in a failure message
     errors: list[str] = field(default_factory=list)                # config/program errors logged with pulumi.log.error
+    warnings: list[str] = field(default_factory=list)              # what pulumi.log.warn said
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -201,13 +217,16 @@ class RunResult:
         return {r.urn: r for r in self.resources}
 
 
-class _ErrorCollector(logging.Handler):
+class _LogCollector(logging.Handler):
+    """What the program logs with pulumi.log: errors (config problems) and warnings, as `pulumi up` shows them."""
+
     def __init__(self):
-        super().__init__(logging.ERROR)
+        super().__init__(logging.WARNING)
         self.lines: list[str] = []
+        self.warnings: list[str] = []
 
     def emit(self, record):
-        self.lines.append(record.getMessage())
+        (self.lines if record.levelno >= logging.ERROR else self.warnings).append(record.getMessage())
 
 
 def _has_secure(value: Any) -> bool:
@@ -259,7 +278,7 @@ def run_program(stack: str, config: dict[str, Any], secrets: dict[str, str] | No
     secrets = secrets or {}
     settings.ROOT.set(None)
     monitor = RecordingMonitor(PlatformMocks())
-    collector = _ErrorCollector()
+    collector = _LogCollector()
     logger = logging.getLogger(f"gitops-platform.mockrun.{id(monitor)}")
     logger.propagate = False
     logger.addHandler(collector)
@@ -295,11 +314,42 @@ def run_program(stack: str, config: dict[str, Any], secrets: dict[str, str] | No
             outputs[key] = SECRET
         else:
             outputs[key] = raw_outputs[key]
+    _drain()
     errors = list(collector.lines)
     if failure is not None and not errors:
         errors.append(str(failure))
     return RunResult(resources=monitor.registrations, outputs=outputs, secret_outputs=secret_outputs,
-                     raw_outputs=raw_outputs, errors=errors)
+                     raw_outputs=raw_outputs, errors=errors, warnings=list(dict.fromkeys(collector.warnings)))
+
+
+def _drain() -> None:
+    """Let every task the program left on the event loop finish (an Output nobody awaited, a resource's
+    outputs still resolving), and cancel what will not, so that none is destroyed pending at exit: the
+    interpreter would print each as an asyncio traceback on stderr."""
+    loop = asyncio.get_event_loop()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if pending:
+        _, still = loop.run_until_complete(asyncio.wait(pending, timeout=10))
+        for task in still:
+            task.cancel()
+        if still:
+            loop.run_until_complete(asyncio.gather(*still, return_exceptions=True))
+    for task in pending:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: never "Task exception was never retrieved" at exit
+
+
+def close_event_loop() -> None:
+    """At the end of a process that ran the program (the render, the benchmark): close the loop cleanly."""
+    loop = asyncio.get_event_loop()
+    _drain()
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    for thread_loop in THREAD_LOOPS - {loop}:
+        if not thread_loop.is_running() and not thread_loop.is_closed():
+            thread_loop.close()
+    THREAD_LOOPS.clear()
+    loop.close()
 
 
 def run_stack(stack: str, root: Path = ROOT) -> RunResult:

@@ -1,12 +1,13 @@
 """Offline render: every Kubernetes object a stack would create, without a cluster or the Pulumi CLI.
 
-    python -m tools.render --stack dev [--out DIR]
+    python -m tools.render --stack dev [--out DIR] [--helm-values DIR]
 
-Loads Pulumi.yaml and Pulumi.<stack>.yaml, runs the real __main__.py under mocks and writes every
-Kubernetes object as multi-document YAML (stdout, or one file per object under DIR) in a stable order,
-secret values replaced by `[secret]`. Helm releases, release-manifest bundles, commands and cloud
-resources are summarised on stderr with their key inputs. Invalid config: one line per problem on
-stderr and exit status 1.
+Loads Pulumi.yaml and Pulumi.<stack>.yaml (as the Pulumi CLI reads them), runs the real __main__.py under
+mocks and writes every Kubernetes object as multi-document YAML (stdout, or one file per object under
+DIR) in a stable order, secret values replaced by `[secret]`. Helm releases, release-manifest bundles,
+commands and cloud resources are summarised on stderr with their key inputs, after the warnings the
+program logs (the ones `pulumi up` shows). `--helm-values DIR` writes the values each Helm release gets
+to DIR/<release>.yaml (secrets masked). Invalid config: one line per problem on stderr and exit status 1.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tools.mockrun import ROOT, Registration, RunResult, load_stack_file, run_program
+from tools.mockrun import ROOT, Registration, RunResult, close_event_loop, load_stack_file, run_program
 from tools.stackfile import StackFileError
 
 # Kinds that must exist before others when applied in this order by hand (kubectl apply -f).
@@ -74,18 +75,73 @@ def summary(result: RunResult) -> list[str]:
     return lines
 
 
-def write_out(docs: list[dict[str, Any]], out: Path) -> None:
+MARKER = ".gitops-render"
+
+
+class OutputDirError(Exception):
+    pass
+
+
+def _prepare(out: Path, stack: str) -> None:
+    """An output directory the render may write: empty, or holding an earlier render (whose files it
+    removes first, so two stacks' objects are never mixed). Anything else is refused."""
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"render: {out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
+    marker = out / MARKER
+    entries = [p for p in out.iterdir() if p.name != MARKER]
+    if entries and not marker.exists():
+        raise OutputDirError(f"render: {out} is not empty and was not written by the render; choose an empty "
+                             "directory (its files would be mixed with this stack's)")
+    if marker.exists():
+        written = set(marker.read_text().splitlines()[1:])
+        strangers = [p.name for p in entries if p.name not in written]
+        if strangers:
+            raise OutputDirError(f"render: {out} holds files the render did not write ({', '.join(sorted(strangers)[:3])}"
+                                 "...); refusing to mix them with this stack's")
+        for p in entries:
+            p.unlink()
+    marker.write_text(f"stack {stack}\n")
+
+
+def _record(out: Path, name: str) -> None:
+    with (out / MARKER).open("a") as marker:
+        marker.write(name + "\n")
+
+
+def write_out(docs: list[dict[str, Any]], out: Path, stack: str = "") -> None:
+    _prepare(out, stack)
     for n, doc in enumerate(docs):
         meta = doc.get("metadata") or {}
         name = f"{n:04d}-{doc['kind'].lower()}-{meta.get('namespace') or 'cluster'}-{meta.get('name')}.yaml"
         (out / name).write_text(to_yaml([doc]))
+        _record(out, name)
+
+
+def write_helm_values(result: RunResult, out: Path, stack: str = "") -> list[str]:
+    """Each Helm release's values exactly as the program passes them (secrets as `[secret]`), one file per
+    release, so a reviewer sees what each chart gets (its RBAC, its images)."""
+    _prepare(out, stack)
+    written = []
+    for reg in result.resources:
+        if reg.type not in ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"):
+            continue
+        release = reg.inputs.get("name") or reg.name
+        name = f"{release}.yaml"
+        header = (f"# {reg.inputs.get('chart')} {reg.inputs.get('version')} from "
+                  f"{(reg.inputs.get('repositoryOpts') or {}).get('repo', '')}, namespace {reg.inputs.get('namespace')}\n")
+        (out / name).write_text(header + to_yaml([reg.inputs.get("values") or {}]))
+        _record(out, name)
+        written.append(name)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.render", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, help="write one file per object under this directory")
+    parser.add_argument("--helm-values", type=Path, metavar="DIR",
+                        help="write each Helm release's values (secrets masked) to DIR/<release>.yaml")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     stack_file = args.root / f"Pulumi.{args.stack}.yaml"
@@ -103,15 +159,27 @@ def main(argv: list[str] | None = None) -> int:
         for line in result.errors:
             print(line, file=sys.stderr)
         return 1
+    for line in result.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     docs = manifests(result)
-    if args.out:
-        write_out(docs, args.out)
-    else:
-        sys.stdout.write(to_yaml(docs))
+    try:
+        if args.out:
+            write_out(docs, args.out, args.stack)
+        else:
+            sys.stdout.write(to_yaml(docs))
+        if args.helm_values:
+            write_helm_values(result, args.helm_values, args.stack)
+    except OutputDirError as err:
+        print(err, file=sys.stderr)
+        return 2
     for line in summary(result):
         print(line, file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    finally:
+        close_event_loop()
+    sys.exit(code)

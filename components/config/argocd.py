@@ -113,7 +113,7 @@ class ArgoCDConfig(Model):
     def _external_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        check_url(value, repr(value), ("https", "http"))
+        check_url(value, "", ("https", "http"))
         if value.split("://", 1)[1].rstrip("/").count("/"):
             # Serving under a sub-path needs server.rootpath/basehref, which the platform does not set.
             raise ValueError(f"{value!r} has a path; serve Argo CD at the root of its own host name")

@@ -148,7 +148,7 @@ def check_repo_path(value: str) -> str:
 
 
 def check_repo_url(value: str) -> str:
-    return _check_repo_url(value, repr(value))
+    return _check_repo_url(value)
 
 
 def repo_host(url: str) -> str:

@@ -69,7 +69,7 @@ class FlaggerConfig(Model):
     @field_validator("prometheus")
     @classmethod
     def _prometheus(cls, value: str) -> str:
-        return check_url(value, f"{value!r} (the Prometheus server)", ("http", "https"))
+        return check_url(value, "(the Prometheus server)", ("http", "https"))
 
 
 class Features(Model):

@@ -105,7 +105,7 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
     `cfg` may be partly built (sections that failed validation are their defaults)."""
     errors: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
-    deploys: dict[tuple[str, str], int] = {}
+    deploys: dict[tuple[str, str], tuple[int, str]] = {}   # (namespace, path) -> (index, app name)
     for i, app in apps:
         if app.name in seen:
             errors.append((f"apps[{i}].name", f"duplicate app name {app.name!r} (also apps[{seen[app.name]}])"))
@@ -122,10 +122,10 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
                            f"'{app.name}-ci-xxxxx', and Tekton labels their pods with that name (at most 63 "
                            f"characters): keep it to {63 - PIPELINE_RUN_SUFFIX}"))
         path = (ns, cfg.path_of(app))
-        if path in deploys:
-            errors.append((f"apps[{i}].path", f"{path[1]!r} into namespace {ns!r} is what apps[{deploys[path]}] "
+        other = deploys.setdefault(path, (i, app.name))
+        if other[1] != app.name:   # the same name twice is reported once, as a duplicate
+            errors.append((f"apps[{i}].path", f"{path[1]!r} into namespace {ns!r} is what apps[{other[0]}] "
                            "deploys already: two Applications would fight over the same objects"))
-        deploys.setdefault(path, i)
         if app.has_canary and not cfg.features.flagger:
             errors.append((f"apps[{i}].canary", "needs features.flagger: true"))
         if app.has_canary and cfg.flagger.mesh_provider.split(":")[0] in INGRESS_PROVIDERS and not app.canary.ingress:

@@ -118,7 +118,7 @@ class TektonConfig(Model):
     @classmethod
     def _api(cls, value: str | None) -> str | None:
         if value is not None:
-            check_url(value, f"{value!r} (a GitHub API such as https://api.github.com)", ("https",))
+            check_url(value, "(a GitHub API such as https://api.github.com)", ("https",))
         return value
 
     @model_validator(mode="after")

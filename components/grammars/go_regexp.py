@@ -167,7 +167,8 @@ def compile_go(pattern: str):
     try:
         return re2.compile(rp, o)
     except re2.error as e:
-        raise GoRegexpError(str(e)) from e
+        detail = e.args[0] if e.args else str(e)
+        raise GoRegexpError(detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)) from e
 
 
 def check_extract(pattern: str, template: str) -> list[str]:
