@@ -22,8 +22,9 @@ DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 MULTILINE = frozenset({"test_script", "ssh_known_hosts"})
 # The largest script or host-key text a field may hold: the value lands in one Kubernetes object, and
 # etcd stores objects of at most 1.5 MiB (its --max-request-bytes default); a script this size is a
-# mistake long before that.
+# mistake long before that. Any other string is a name, path or URL: 4 KiB is far beyond any of those.
 MAX_TEXT = 64 * 1024
+MAX_LINE = 4096
 
 
 class PlatformConfigErrors(ValueError):
@@ -47,8 +48,9 @@ def _control_characters(value: Any, multiline: bool) -> str | None:
         if bad:
             return f"contains the control character {bad[0]!r}" + (
                 " (only newlines and tabs may appear here)" if multiline else "")
-        if multiline and len(value.encode()) > MAX_TEXT:
-            return f"is {len(value.encode())} bytes, over the {MAX_TEXT} this field may hold"
+        limit = MAX_TEXT if multiline else MAX_LINE
+        if len(value.encode()) > limit:
+            return f"is {len(value.encode())} bytes, over the {limit} this field may hold"
         return None
     if isinstance(value, list):  # a list of strings; nested sections check their own fields
         return next((p for p in (_control_characters(v, multiline) for v in value if isinstance(v, str)) if p), None)
