@@ -115,7 +115,10 @@ def test_get_of_a_missing_entry_exits_3(awk):
 
 # ---------------------------------------------------------------- generated files
 names = st.from_regex(r"[a-z][a-z0-9]{0,8}(/[a-z][a-z0-9]{0,8}){0,2}", fullmatch=True)
-values = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,12}", fullmatch=True).filter(lambda v: not v.isdigit())
+# Any tag the OCI grammar allows, including the ones a YAML reader would take for a number or a boolean
+# (an all-digit short SHA, 1.0, NO): the editor quotes those.
+values = st.one_of(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,12}", fullmatch=True),
+                   st.sampled_from(["1234567", "1.0", "1e5", "0x1f", "NO", "on", "null", "True", "1_000"]))
 entry = st.fixed_dictionaries({"name": names}, optional={"newName": names, "newTag": values})
 
 

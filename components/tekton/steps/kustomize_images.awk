@@ -21,6 +21,16 @@ function unquote(v) {
   if (v ~ /^".*"$/ || v ~ /^'.*'$/) return substr(v, 2, length(v) - 2)
   return v
 }
+# A tag as a YAML scalar: quoted when a YAML 1.1 or 1.2 reader would take it for something else than a
+# string (a short SHA of digits only, 1.0, 1e5, 0x1f, NO, on, null...), plain otherwise (as kustomize
+# edit writes it). Tags hold only [A-Za-z0-9_.-] (the OCI tag grammar), so double quotes need no escapes.
+function yaml_scalar(v) {
+  if (v ~ /^[0-9][0-9_]*$/ || v ~ /^[0-9][0-9_]*\.[0-9_]*([eE][-+]?[0-9]+)?$/ || v ~ /^[0-9]+[eE][-+]?[0-9]+$/ \
+      || v ~ /^0[xXoObB][0-9a-fA-F_]+$/ \
+      || v ~ /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$/)
+    return "\"" v "\""
+  return v
+}
 # The value part of "key: value   # comment" (quotes kept), and where the comment starts.
 function split_value(rest,    i, c, q) {
   q = ""; value_end = length(rest) + 1
@@ -125,8 +135,8 @@ END {
         i = f_keyline["newTag"]; s = line[i]; match(s, /newTag:[ \t]*/); head = substr(s, 1, RSTART + RLENGTH - 1)
         rest = substr(s, RSTART + RLENGTH); split_value(rest); tail = substr(rest, value_end)
         if (tail != "") tail = " " tail
-        line[i] = head tag tail
-      } else { insert_after[f_to] = insert_after[f_to] pad "newTag: " tag "\n" }
+        line[i] = head yaml_scalar(tag) tail
+      } else { insert_after[f_to] = insert_after[f_to] pad "newTag: " yaml_scalar(tag) "\n" }
     }
     if (digest != "") {
       if ("digest" in f_keyline) {
@@ -137,7 +147,7 @@ END {
   } else {
     pad = (start && !empty_flow && item_indent > 0) ? sprintf("%" item_indent "s", "") : ""
     entry = pad "- name: " image "\n"
-    if (tag != "") entry = entry pad "  newTag: " tag "\n"
+    if (tag != "") entry = entry pad "  newTag: " yaml_scalar(tag) "\n"
     if (digest != "") entry = entry pad "  digest: " digest comment "\n"
     if (start && !empty_flow) {
       insert_after[last] = insert_after[last] entry
