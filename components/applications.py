@@ -96,12 +96,20 @@ def application(config: PlatformConfig, app: App, namespace: str, labels: dict[s
     path = config.path_of(app)
     ignore, extra_options = None, ()
     if app.has_canary:
-        # Flagger scales the app's Deployment to zero and runs a `-primary` copy; without this Argo CD
-        # would report OutOfSync forever and selfHeal would fight Flagger over the replica count.
-        # RespectIgnoreDifferences keeps a sync from resetting the ignored field too.
-        ignore = [ResourceIgnoreDifferences(group="apps", kind="Deployment",
-                                            name=app.canary.deployment or app.name,
-                                            json_pointers=["/spec/replicas"])]
+        target = app.canary.deployment or app.name
+        # Flagger owns two fields of objects the app's overlay declares (fluxcd/flagger@v1.44.0):
+        # it scales the app's Deployment to zero and runs a `-primary` copy (pkg/canary/
+        # deployment_controller.go ScaleToZero), and it points the `<target>` Service at the primary,
+        # rewriting its selector and ports (pkg/router/kubernetes_default.go reconcileService). Without
+        # this Argo CD reports OutOfSync and selfHeal reverts them, flipping traffic back and forth.
+        # RespectIgnoreDifferences keeps a sync from resetting the ignored fields too. Everything else
+        # Flagger makes (the -primary/-canary Deployments and Services, the HTTPRoute) it owns through an
+        # ownerReference to the Canary and Argo CD never tracks: Argo CD 3's annotation tracking ignores
+        # a tracking id copied onto another object's name.
+        ignore = [ResourceIgnoreDifferences(group="apps", kind="Deployment", name=target,
+                                            json_pointers=["/spec/replicas"]),
+                  ResourceIgnoreDifferences(group="", kind="Service", name=target,
+                                            json_pointers=["/spec/selector", "/spec/ports"])]
         extra_options = ("RespectIgnoreDifferences=true",)
     return Application(
         metadata=ObjectMeta(

@@ -12,6 +12,8 @@ from components.cluster import ClusterArgs, NodePorts, create_cluster
 from components.config import PlatformConfig
 from components.flagger import Flagger, FlaggerArgs
 from components.flux import FluxImageAutomation, FluxImageAutomationArgs
+from components.gateway import CONTROLLER_NAMESPACE as GATEWAY_CONTROLLER_NAMESPACE
+from components.gateway import ENVOY_SERVICE, ROUTES_LABEL, ROUTES_VALUE, GatewayArgs, PlatformGateway
 from components.models import LABELS
 from components.tekton import Tekton, TektonArgs
 
@@ -48,18 +50,21 @@ class GitOpsPlatform(pulumi.ComponentResource):
             f"{name}-cluster",
             ClusterArgs(config=cfg.cluster, cluster_name=cfg.cluster_name, environment=cfg.environment,
                         node_ports=self.node_ports, kind_node_image=cfg.versions.kind_node_image,
-                        kind_version=cfg.versions.kind_version),
+                        kind_version=cfg.versions.kind_version,
+                        gateway_host_port=cfg.gateway.host_port if cfg.gateway_enabled else None),
             pulumi.ResourceOptions(parent=self, protect=protect))
         self.provider = self.cluster.provider
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
         # App namespaces are created here, not by Argo CD's CreateNamespace, so RBAC, Canaries and
         # Flux objects can depend on them and they are deleted last.
+        # With the Gateway on, app namespaces may attach routes to it (its listeners select this label).
+        ns_labels = {**LABELS, "gitops-platform/environment": cfg.environment,
+                     **({ROUTES_LABEL: ROUTES_VALUE} if cfg.gateway_enabled else {})}
         self.namespaces: dict[str, k8s.core.v1.Namespace] = {
             ns: k8s.core.v1.Namespace(
                 f"{name}-ns-{ns}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=ns, labels={**LABELS, "gitops-platform/environment": cfg.environment}),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=ns_labels),
                 opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(protect=protect)))
             for ns in cfg.app_namespaces
         }
@@ -72,6 +77,14 @@ class GitOpsPlatform(pulumi.ComponentResource):
         }
 
         on_kind = cfg.cluster.provider == "kind"
+        self.gateway = None
+        if cfg.gateway_enabled:
+            self.gateway = PlatformGateway(
+                f"{name}-gateway", GatewayArgs(config=cfg, provider=self.provider, node_port=self.node_ports.gateway),
+                pulumi.ResourceOptions(parent=self))
+            self.outputs["gateway"] = self.gateway.name
+            self.outputs["gatewayUrl"] = (f"http://127.0.0.1:{cfg.gateway.host_port}" if on_kind else
+                                          f"kubectl -n {GATEWAY_CONTROLLER_NAMESPACE} get service {ENVOY_SERVICE}")
         self.argocd = ArgoCD(
             f"{name}-argocd",
             ArgoCDArgs(argocd=cfg.argocd, versions=cfg.versions, provider=self.provider, on_kind=on_kind,
@@ -131,8 +144,14 @@ class GitOpsPlatform(pulumi.ComponentResource):
         if cfg.flagger_enabled:
             self.flagger = Flagger(
                 f"{name}-flagger",
-                FlaggerArgs(config=cfg, provider=self.provider, app_namespaces=self.namespaces),
+                FlaggerArgs(config=cfg, provider=self.provider, app_namespaces=self.namespaces,
+                            gateway=self.gateway.gateway if self.gateway else None),
                 pulumi.ResourceOptions(parent=self))
             self.outputs["flaggerCanaries"] = self.flagger.canary_names
+            self.outputs["flaggerPrometheus"] = self.flagger.prometheus_address
+            if self.gateway is not None and cfg.mesh_provider.startswith("gatewayapi"):
+                port = f":{cfg.gateway.host_port}" if on_kind else ""
+                self.outputs["canaryUrls"] = {app.name: f"http://{cfg.host_of(app)}{port}/"
+                                              for app in cfg.apps if app.has_canary and not app.canary.gateway}
 
         self.register_outputs(self.outputs)

@@ -104,6 +104,20 @@ class Versions(BaseModel):
     loadtester_chart: str = "loadtester"
     loadtester_chart_version: str = "0.38.0"
 
+    # The platform Gateway: Envoy Gateway from its OCI charts. EG v1.9 is built against Gateway API v1.6.1
+    # and supports Kubernetes 1.33-1.36 (envoyproxy/gateway@v1.9.0:site/content/en/news/releases/matrix.md).
+    # Its CRD chart carries the Gateway API v1.6.1 standard channel (bundle-version v1.6.1, with the
+    # safe-upgrades ValidatingAdmissionPolicy) and EG's own CRDs, so one pin keeps the two matched. The
+    # charts are published both as v1.9.0 and 1.9.0 (.github/workflows/release.yaml); v1.9.0 is the tag.
+    envoy_gateway_chart: str = "gateway-helm"
+    envoy_gateway_crds_chart: str = "gateway-crds-helm"
+    envoy_gateway_chart_version: str = "v1.9.0"
+    envoy_gateway_chart_repo: str = "oci://docker.io/envoyproxy"
+
+    # The Prometheus the canary analysis queries (when flagger.prometheus is unset). Runs as nobody (65534).
+    image_prometheus: str = ("docker.io/prom/prometheus:v3.15.0"
+                             "@sha256:efd719c99d83b060d9daefdcf00360461adf279f45ef5391f8d111892118753e")
+
     # Images the platform's own Tekton tasks run: tag for people, digest for the machine. A tag alone
     # can be re-pushed (alpine/git is rebuilt weekly, the official images on every base update, quay's
     # skopeo `stable` daily), so the digest is what is pulled; the tag only says which release it is.
@@ -176,6 +190,11 @@ class Versions(BaseModel):
     # Release-manifest URLs, derived so that a mirror only has to override the base.
     def tekton_release(self, project: str, version: str, file: str = "release.yaml") -> str:
         return f"{self.tekton_release_base}/{project}/previous/{version}/{file}"
+
+    def chart_reference(self, repo: str, chart: str) -> tuple[str, str | None]:
+        """(chart, repository) for a Helm release: an OCI repository is part of the chart reference
+        (`oci://host/path/chart`), a classic one is the release's repository option."""
+        return (f"{repo.rstrip('/')}/{chart}", None) if repo.startswith("oci://") else (chart, repo)
 
     @property
     def tekton_pipelines_url(self) -> str:

@@ -101,13 +101,15 @@ def test_cascade_delete_adds_the_resources_finalizer(run, base_config):
         assert app.inputs["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
 
 
-def test_canary_app_ignores_the_deployment_replicas(run, base_config):
+def test_canary_app_ignores_exactly_the_fields_flagger_owns(run, base_config):
     base_config["apps"][0]["canary"] = {"enabled": True, "deployment": "person-service-api"}
     result = run(base_config)
     assert result.errors == []
     canary = spec(result, "person-service")
-    assert canary["ignoreDifferences"] == [{"group": "apps", "kind": "Deployment", "name": "person-service-api",
-                                            "jsonPointers": ["/spec/replicas"]}]
+    # Flagger scales the Deployment to zero and points the Service named like it at the primary
+    assert canary["ignoreDifferences"] == [
+        {"group": "apps", "kind": "Deployment", "name": "person-service-api", "jsonPointers": ["/spec/replicas"]},
+        {"group": "", "kind": "Service", "name": "person-service-api", "jsonPointers": ["/spec/selector", "/spec/ports"]}]
     assert "RespectIgnoreDifferences=true" in canary["syncPolicy"]["syncOptions"]
     plain = spec(result, "web")
     assert "ignoreDifferences" not in plain

@@ -25,7 +25,7 @@ def test_kind_runs_the_real_cli_with_port_mappings_to_node_ports(run, base_confi
     assert len(workers) == 3 and all(w["role"] == "worker" for w in workers)
     mappings = {m["hostPort"]: m["containerPort"] for m in control_plane["extraPortMappings"]}
     # Host ports reach NodePorts (behind which the Argo CD and dashboard Services listen), not node port 8080.
-    assert mappings == {8080: NodePorts().argocd, 9000: NodePorts().dashboard}
+    assert mappings == {8080: NodePorts().argocd, 9000: NodePorts().dashboard, 8000: NodePorts().gateway}
     assert all(node["image"] == Versions().kind_node_image for node in kind_config["nodes"])
     assert "kindest/node:v1.35.5@sha256:" in Versions().kind_node_image
     assert "*v0.32.0*" in command.inputs["create"]  # warns when the kind CLI is not the one the image is for

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.harness.apis import PullsApi
 from tests.harness.tekton import Harness, block_storage_volume, kubelet_fs_group
@@ -65,7 +67,9 @@ def test_a_push_builds_deploys_the_digest_tells_argocd_and_waits(world):
     digest = w.built[0]["digest"]
     overlay = w.overlay()
     assert f"    digest: {digest}  # gitops-platform: source " in overlay
-    assert f"    newTag: {out.results['version']}\n" in overlay
+    # the tag is the short source SHA, quoted when it is all digits (YAML would read a number)
+    [entry] = yaml.safe_load(overlay)["images"]
+    assert entry["newTag"] == out.results["version"] and isinstance(entry["newTag"], str)
     message = w.server.log("org/gitops-config.git", fmt="%B", ref="main").split("\n")
     assert f"Image: {w.image}:{out.results['version']}@{digest}" in message
     assert any(line.startswith("Source-Commit: ") for line in message)
@@ -230,8 +234,9 @@ def test_every_pipeline_run_the_platform_starts_carries_the_fs_group(world):
 
 
 # ---------------------------------------------------------------- stage-release
-def release_world(world, pulls: PullsApi | None = None, flux: bool = False) -> tuple[World, str]:
-    config = base_config()
+def release_world(world, pulls: PullsApi | None = None, flux: bool = False,
+                  canary: bool = False) -> tuple[World, str]:
+    config = base_config(**({"canary": {"enabled": True}} if canary else {}))
     if flux:
         config["imageUpdates"] = "flux"
         config["apps"][0]["imagePolicy"] = {"pattern": "^main-[a-f0-9]+-(?P<ts>[0-9]+)", "extract": "$ts"}
@@ -363,3 +368,123 @@ def test_kubelet_fs_group_emulation_matches_what_kubelet_does(tmp_path):
     kubelet_fs_group(volume, 65532)
     mode = volume.stat().st_mode
     assert volume.stat().st_gid == 65532 and mode & 0o2070 == 0o2070
+
+
+# ---------------------------------------------------------------- canaries gate the loop
+def canary_world(world, **canary):
+    return world(config=base_config(canary={"enabled": True, **canary}))
+
+
+def test_a_canary_app_waits_until_flagger_promotes_the_pushed_image(world):
+    w = canary_world(world)
+    w.canary_script = [
+        {"phase": "Succeeded", "target": "new", "primary": "old"},   # Argo CD applied it; Flagger has not noticed
+        {"phase": "Progressing", "target": "new", "primary": "old", "weight": 10, "changed": 2},
+        {"phase": "Promoting", "target": "new", "primary": "old", "weight": 50, "changed": 60},
+        {"phase": "Succeeded", "target": "new", "primary": "new", "changed": 90},
+    ]
+    out = build(w, {"app": "v2\n"})
+    assert out.status == "Succeeded", out.text
+    log = out.log_of("wait-for-deploy")
+    assert f"Flagger: person-service-dev/person-service {w.built[0]['digest']} promoted after its analysis" in log
+    assert "canary Progressing, weight 10%" in log
+    assert w.canary_script == [w.canary_script[-1]], "it kept looking until the primary ran the new image"
+
+
+def test_a_rollback_fails_the_run_with_flaggers_reasons(world):
+    w = canary_world(world)
+    w.canary_script = [
+        {"phase": "Progressing", "target": "new", "primary": "old", "weight": 10, "changed": 2},
+        {"phase": "Failed", "target": "new", "primary": "old", "changed": 120,
+         "message": "Canary analysis failed, Deployment scaled to zero."},
+    ]
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 100))
+    w.events = [
+        {"type": "Normal", "message": "Advance person-service canary weight 10", "lastTimestamp": at},
+        {"type": "Warning", "message": "Halt person-service advancement request-success-rate 71.32 < 99",
+         "lastTimestamp": at},
+        {"type": "Warning", "message": "Rolling back person-service failed checks threshold reached 5",
+         "lastTimestamp": at},
+        {"type": "Warning", "message": "an old warning", "lastTimestamp": "2020-01-01T00:00:00Z"},
+    ]
+    out = build(w, {"app": "v2\n"})
+    assert out.status == "Failed"
+    log = out.log_of("wait-for-deploy")
+    assert f"Flagger rolled back {w.built[0]['digest']}" in log
+    assert "Canary analysis failed, Deployment scaled to zero." in log
+    assert "Halt person-service advancement request-success-rate 71.32 < 99" in log
+    assert "failed checks threshold reached 5" in log
+    assert "an old warning" not in log and "Advance person-service" not in log
+
+
+def test_an_earlier_versions_rollback_is_not_taken_for_this_ones(world):
+    w = canary_world(world)
+    w.canary_script = [
+        {"phase": "Failed", "target": "new", "primary": "old", "changed": -3600},   # the previous version's
+        {"phase": "Progressing", "target": "new", "primary": "old", "weight": 10, "changed": 3},
+        {"phase": "Succeeded", "target": "new", "primary": "new", "changed": 60},
+    ]
+    out = build(w, {"app": "v2\n"})
+    assert out.status == "Succeeded", out.text
+
+
+def test_a_version_superseded_during_its_analysis_ends_the_wait_without_claiming_it(world):
+    w = canary_world(world)
+    w.canary_script = [{"phase": "Progressing", "target": "new", "primary": "old", "changed": 3},
+                       {"phase": "Progressing", "target": "old", "primary": "old", "changed": 30}]
+    out = build(w, {"app": "v2\n"})
+    assert out.status == "Succeeded", out.text
+    assert "was never promoted" in out.log_of("wait-for-deploy")
+
+
+def test_a_canary_that_never_finishes_times_out_with_its_state(world):
+    w = canary_world(world, waitTimeout="2s")
+    w.canary_script = [{"phase": "Progressing", "target": "new", "primary": "old", "weight": 20, "changed": 3}]
+    out = build(w, {"app": "v2\n"})
+    assert out.status == "Failed"
+    assert "timed out after 2s waiting for Flagger" in out.log_of("wait-for-deploy")
+    assert "canary Progressing, weight 20%" in out.log_of("wait-for-deploy")
+
+
+@needs_skopeo
+@pytest.mark.parametrize("phase, primary, passes", [("Succeeded", "new", True), ("Succeeded", "old", False),
+                                                    ("Progressing", "old", False), ("Failed", "old", False),
+                                                    ("Initialized", "new", False)])
+def test_stage_release_releases_only_what_its_canary_promoted(world, phase, primary, passes):
+    w, digest = release_world(world, canary=True)
+    w.canary_now = {"phase": phase, "target": "new", "primary": primary}
+    out = release(w, params={"canary": "book-dev/person-service"})
+    gate = out.log_of("release-gate")
+    if passes:
+        assert out.status == "Succeeded", out.text
+        assert "promoted" in gate and digest in gate
+    else:
+        assert out.status == "Failed"
+        assert "not releasing" in gate and f"phase {phase}" in gate
+        assert out.tasks["tag-image"].status == "Skipped" or out.tasks["tag-image"].status is None
+        assert ("org/person-service", "1.2.3") not in w.registry.manifests
+        assert w.server.head("org/gitops-config.git", "release-1.2.3") is None
+        if phase == "Initialized":
+            assert "release the next one" in gate
+
+
+@needs_skopeo
+def test_stage_release_of_an_app_without_a_canary_needs_its_image_running_healthy(world):
+    w, digest = release_world(world)
+    assert release(w).status == "Succeeded"
+    # Argo CD reports another image running: the version in the overlay was not deployed
+    w.deployed_image = lambda: f"{w.image}:older@sha256:{'1' * 64}"
+    out = release(w, version="1.2.4")
+    assert out.status == "Failed"
+    assert "does not run it" in out.log_of("release-gate")
+    assert w.server.head("org/gitops-config.git", "release-1.2.4") is None
+
+
+@needs_skopeo
+def test_stage_release_refuses_to_run_where_the_source_environment_does_not(world):
+    w, _ = release_world(world)
+    w.app_path = "person-service/overlays/staging"   # this cluster runs staging, not the source (dev)
+    out = release(w)
+    assert out.status == "Failed"
+    assert "deploys 'person-service/overlays/staging', not the source overlay" in out.log_of("release-gate")
+    assert "run stage-release in the cluster of the source environment" in out.log_of("release-gate")

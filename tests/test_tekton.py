@@ -68,7 +68,8 @@ def test_every_task_ref_resolves_and_every_reference_is_declared(run, base_confi
     docs = manifests_of(tekton_objects(result))
     assert references.problems(docs) == []
     tasks = {d["metadata"]["name"] for d in docs if d["kind"] == "Task"}
-    assert tasks == {"git-version", "run-tests", "deploy-image", "notify-argocd", "wait-for-deploy", "release-source",
+    assert tasks == {"git-version", "run-tests", "deploy-image", "notify-argocd", "wait-for-deploy", "release-gate",
+                     "release-source",
                      "tag-image", "promote-release", "open-pull-request"}
     refs = [t["taskRef"] for d in docs if d["kind"] == "Pipeline" for t in d["spec"]["tasks"]]
     remote = [r for r in refs if "resolver" in r]
@@ -245,7 +246,7 @@ def test_stage_release_promotes_through_a_generated_branch_and_a_pull_request(ru
     base_config["tekton"] = {"releaseBranchPrefix": "rel/"}
     spec = pipeline(run(base_config, stack="staging"), "stage-release")
     names = [t["name"] for t in spec["tasks"]]
-    assert names == ["clone-config", "release-source", "tag-image", "promote", "open-pull-request"]
+    assert names == ["clone-config", "release-source", "release-gate", "tag-image", "promote", "open-pull-request"]
     assert pipeline_task(spec, "release-source")["when"] == [
         {"input": "$(params.release-version)", "operator": "notin", "values": [""]}]
     params = lambda n: {p["name"]: p["value"] for p in pipeline_task(spec, n)["params"]}  # noqa: E731
@@ -464,7 +465,8 @@ def test_each_app_with_a_source_repo_gets_a_filtered_trigger(run, base_config):
     assert api["bindings"] == [{"ref": "github-push", "kind": "TriggerBinding"},
                                {"name": "app-name", "value": "api"}, {"name": "image", "value": "quay.io/org/api"},
                                {"name": "overlay-path", "value": "api/overlays/dev"},
-                               {"name": "context", "value": "."}, {"name": "dockerfile", "value": "Dockerfile"}]
+                               {"name": "context", "value": "."}, {"name": "dockerfile", "value": "Dockerfile"},
+                               {"name": "canary", "value": ""}, {"name": "canary-timeout", "value": "0"}]
     assert triggers["web"]["bindings"][3] == {"name": "overlay-path", "value": "web/overlays/dev"}
     assert api["template"] == {"ref": "gitops-ci-run"}
     binding = result.find("TriggerBinding", "github-push", "gitops-ci").inputs["spec"]["params"]
@@ -552,7 +554,7 @@ def test_every_tekton_object_depends_on_its_install_and_the_ci_namespace(run, ba
                                                                                          "interceptors"))
     [namespace] = [r for r in of_kind(result, "Namespace") if r.inputs["metadata"]["name"] == "gitops-ci"]
     objects = tekton_objects(result)
-    assert len(objects) == 9 + 2 + 3
+    assert len(objects) == 10 + 2 + 3
     for obj in objects:
         assert pipelines_urn in obj.dependencies, obj.name
         assert namespace.urn in obj.dependencies, obj.name
@@ -665,4 +667,34 @@ def test_the_documented_stage_release_run_carries_the_fs_group_and_fits_the_pipe
     given = {p["name"] for p in spec["params"]}
     assert given <= set(declared) and {p for p, d in declared.items() if d is None} <= given
     assert {w["name"] for w in spec["workspaces"]} == {w["name"] for w in pipeline_spec["workspaces"]}
+    # the read-only tasks run as the watcher, exactly as the trigger's runs do (and only tasks that exist:
+    # Tekton refuses a run whose taskRunSpecs name another)
+    assert references.run_spec_problems("example", spec, pipeline_spec) == []
+    assert [(s["pipelineTaskName"], s["serviceAccountName"]) for s in spec["taskRunSpecs"]] == \
+        [("release-gate", "gitops-ci-watcher")]
+    assert spec["taskRunSpecs"][0]["podTemplate"] == spec["taskRunTemplate"]["podTemplate"]
     validate_docs([{**example, "metadata": {"name": "person-service-release-x", "namespace": "gitops-ci"}}])
+
+
+def test_a_canary_apps_trigger_waits_for_its_canary_as_long_as_its_analysis_can_take(run, base_config):
+    base_config["apps"][0]["canary"] = {"enabled": True}
+    base_config["apps"][1]["canary"] = {"enabled": True, "waitTimeout": "45m"}
+    spec = run(base_config).find("EventListener", "gitops-ci", "gitops-ci").inputs["spec"]
+    bindings = {t["name"]: {b["name"]: b["value"] for b in t["bindings"] if "name" in b} for t in spec["triggers"]}
+    assert bindings["person-service"]["canary"] == "book-dev/person-service"
+    # 30s x (5 steps + threshold 5 + 2) + the 600 s progress deadline
+    assert bindings["person-service"]["canary-timeout"] == "960"
+    assert bindings["web"]["canary-timeout"] == "2700"
+    wait = pipeline_task(pipeline(run(base_config), "gitops-ci"), "wait-for-deploy")
+    params = {p["name"]: p["value"] for p in wait["params"]}
+    assert params["canary"] == "$(params.canary)" and params["canary-timeout"] == "$(params.canary-timeout)"
+    assert params["digest"] == "$(tasks.build-and-push.results.IMAGE_DIGEST)"
+
+
+def test_the_release_gate_runs_before_anything_is_tagged_as_the_watcher(run, base_config):
+    spec = pipeline(run(base_config, stack="staging"), "stage-release")
+    gate = pipeline_task(spec, "release-gate")
+    assert gate["runAfter"] == ["release-source"]
+    assert pipeline_task(spec, "tag-image")["runAfter"] == ["release-gate"]
+    assert {p["name"]: p["value"] for p in gate["params"]}["reference"] == "$(tasks.release-source.results.reference)"
+    assert gate["workspaces"] == [{"name": "kube-api", "workspace": "kube-api"}]

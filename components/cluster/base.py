@@ -11,6 +11,7 @@ class NodePorts:
 
     argocd: int = 30080
     dashboard: int = 30900
+    gateway: int = 30800        # the platform Gateway's HTTP listener (Envoy Service port 80)
 
 
 @dataclass(frozen=True)
@@ -21,3 +22,4 @@ class ClusterArgs:
     node_ports: NodePorts = NodePorts()
     kind_node_image: str = ""      # versions.kindNodeImage
     kind_version: str = ""         # versions.kindVersion: the kind release that node image was built for
+    gateway_host_port: int | None = None   # kind: host port mapped to the Gateway's NodePort (None: no Gateway)

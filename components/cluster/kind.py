@@ -28,6 +28,12 @@ def kind_config(args: ClusterArgs) -> str:
              "listenAddress": "127.0.0.1", "protocol": "TCP"},
         ],
     }
+    if args.gateway_host_port is not None:
+        # The Gateway's Envoy Service is a NodePort with externalTrafficPolicy Cluster, so the control
+        # plane's node port reaches Envoy wherever it runs (kind docs: extraPortMappings + nodePort).
+        control_plane["extraPortMappings"].append(
+            {"containerPort": args.node_ports.gateway, "hostPort": args.gateway_host_port,
+             "listenAddress": "127.0.0.1", "protocol": "TCP"})
     workers = [{"role": "worker", "image": args.kind_node_image} for _ in range(kind.workers)]
     document = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "name": args.cluster_name,
                 "nodes": [control_plane, *workers]}

@@ -7,7 +7,7 @@ forbids unknown keys and coerces nothing: a typo or a wrong type in a stack file
 silently ignored. One module per concern: base (shared rules), cluster, repos, apps, argocd, tekton,
 flux (with Flagger), platform (the whole stack and its cross-section checks), loader (reading a stack).
 """
-from components.config.apps import App, Build, Canary, ImagePolicy, glob_regex
+from components.config.apps import App, Build, Canary, CanaryMetric, ImagePolicy, canary_wait_seconds, glob_regex
 from components.config.argocd import AppOfApps, ArgoCDConfig, DeployerRule, SyncWindow, app_of_apps_names
 from components.config.base import (
     PROJECT,
@@ -24,6 +24,7 @@ from components.config.base import (
 )
 from components.config.cluster import ClusterConfig, EksCluster, ExistingCluster, KindCluster
 from components.config.flux import INGRESS_PROVIDERS, MESH_PROVIDERS, Features, FlaggerConfig, FluxConfig
+from components.config.gateway import GatewayConfig
 from components.config.loader import (
     ENVIRONMENTS,
     RETIRED_KEYS,
@@ -39,11 +40,11 @@ from components.config.repos import ConfigRepo, Registry
 from components.config.tekton import TektonConfig
 
 __all__ = [
-    "App", "AppOfApps", "ArgoCDConfig", "Build", "Canary", "ClusterConfig", "ConfigError", "ConfigRepo",
+    "App", "AppOfApps", "ArgoCDConfig", "Build", "Canary", "CanaryMetric", "GatewayConfig", "ClusterConfig", "ConfigError", "ConfigRepo",
     "DeployerRule", "ENVIRONMENTS", "EksCluster", "ExistingCluster", "FlaggerConfig", "FluxConfig", "Features",
     "INGRESS_PROVIDERS", "ImagePolicy", "KindCluster", "MESH_PROVIDERS", "Model", "PROJECT", "PlatformConfig",
     "PlatformConfigErrors", "RESERVED_NAMESPACES", "RETIRED_KEYS", "Registry", "SECRET_KEYS", "SyncWindow",
-    "TektonConfig", "app_of_apps_names", "check_duration", "check_git_ref", "check_repo_path",
+    "TektonConfig", "app_of_apps_names", "canary_wait_seconds", "check_duration", "check_git_ref", "check_repo_path",
     "combination_problems", "dns_label", "duration_seconds", "glob_regex", "is_cluster_local", "load_config",
     "read_stack", "repo_host", "repo_is_ssh", "secret_problems",
 ]

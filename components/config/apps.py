@@ -14,6 +14,7 @@ from components.config.base import (
     check_repo_path,
     check_repo_url,
     dns_label,
+    duration_seconds,
 )
 from components.grammars import semver
 from components.urls import check_host
@@ -71,6 +72,53 @@ class ImagePolicy(Model):
         return self
 
 
+# What Flagger substitutes in a MetricTemplate query (flagger pkg/apis/flagger/v1beta1/metric.go).
+TEMPLATE_VARIABLES = {"name": "web", "namespace": "shop", "target": "web", "service": "web", "ingress": "web",
+                      "route": "web", "interval": "1m"}
+TEMPLATE = re.compile(r"\{\{\s*([a-z]+)\s*\}\}")
+
+
+class ThresholdRange(Model):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self):
+        if self.min is None and self.max is None:
+            raise ValueError("set min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise PlatformConfigErrors([("min", f"{self.min} is above max {self.max}")])
+        return self
+
+
+class CanaryMetric(Model):
+    """An app's own analysis check: a PromQL query (Flagger fills in {{ namespace }}, {{ target }},
+    {{ interval }}...) and the range its value must stay in; rendered as a MetricTemplate."""
+
+    name: str
+    query: str
+    threshold_range: ThresholdRange
+    interval: str = "1m"
+
+    _name = field_validator("name")(classmethod(lambda cls, v: dns_label("metric name")(v)))
+    _interval = field_validator("interval")(classmethod(lambda cls, v: check_duration(v)))
+
+    @field_validator("query")
+    @classmethod
+    def _promql(cls, value: str) -> str:
+        unknown = sorted(set(TEMPLATE.findall(value)) - set(TEMPLATE_VARIABLES))
+        if unknown or "{{" in TEMPLATE.sub("", value):
+            raise ValueError(f"uses template variables Flagger does not fill in ({', '.join(unknown) or 'malformed'}); "
+                             f"available: {', '.join('{{ ' + v + ' }}' for v in TEMPLATE_VARIABLES)}")
+        rendered = TEMPLATE.sub(lambda m: TEMPLATE_VARIABLES[m.group(1)], value)
+        import promql_parser
+        try:
+            promql_parser.parse(rendered)
+        except ValueError as err:
+            raise ValueError(f"is not PromQL once Flagger fills in its variables: {err}") from None
+        return value
+
+
 class Canary(Model):
     """A Flagger canary for the app's Deployment (analysis defaults as in the seed)."""
 
@@ -87,7 +135,15 @@ class Canary(Model):
     progress_deadline_seconds: int = Field(600, ge=60)
     deployment: str | None = None  # Deployment name; default: the app name
     ingress: str | None = None     # Ingress (nginx, skipper) or ApisixRoute (apisix) the provider routes through
-    gateway: str | None = None     # Gateway API Gateway, "name" or "namespace/name" (provider gatewayapi)
+    gateway: str | None = None     # Gateway API Gateway, "name" or "namespace/name"; default: the platform's
+    host: str | None = None        # the hostname the canary is served on; default: <app>.<gateway.domain>
+    metrics: list[CanaryMetric] = Field(default_factory=list)   # the app's own checks, besides the built-ins
+    builtin_metrics: bool = True   # Flagger's request-success-rate and request-duration (need the app's histogram)
+    autoscaler: bool = False       # the app has a HorizontalPodAutoscaler named like its Deployment
+    wait_timeout: str | None = None  # how long gitops-ci waits for the canary; default: from the analysis
+
+    _host = field_validator("host")(classmethod(lambda cls, v: v if v is None else _hostname(v)))
+    _wait = field_validator("wait_timeout")(classmethod(lambda cls, v: v if v is None else check_duration(v)))
 
     _interval = field_validator("interval")(classmethod(lambda cls, v: check_duration(v)))
     _deployment = field_validator("deployment")(
@@ -114,11 +170,35 @@ class Canary(Model):
 
     @model_validator(mode="after")
     def _weights(self):
+        names = [m.name for m in self.metrics]
+        if len(names) != len(set(names)) or {"request-success-rate", "request-duration"} & set(names):
+            raise PlatformConfigErrors([("metrics", "metric names must be unique and not Flagger's built-in "
+                                         "request-success-rate or request-duration")])
+        if not self.metrics and not self.builtin_metrics:
+            raise PlatformConfigErrors([("builtinMetrics", "is false and no metrics are set: the analysis would "
+                                         "check nothing")])
         if self.max_weight > 100:
             raise PlatformConfigErrors([("maxWeight", f"{self.max_weight} is over 100 (it is a percentage of traffic)")])
         if self.step_weight > self.max_weight:
             raise PlatformConfigErrors([("stepWeight", f"{self.step_weight} is larger than maxWeight {self.max_weight}")])
         return self
+
+
+def canary_wait_seconds(canary: Canary) -> int:
+    """How long gitops-ci waits for a canary: `waitTimeout`, else what the analysis can take at most:
+    Flagger's detection and initialisation (two intervals), one interval per weight step or iteration,
+    `threshold` more failed checks before a rollback, and the progress deadline of the rollout."""
+    if canary.wait_timeout:
+        return duration_seconds(canary.wait_timeout)
+    steps = -(-canary.max_weight // canary.step_weight)
+    return duration_seconds(canary.interval) * (steps + canary.threshold + 2) + canary.progress_deadline_seconds
+
+
+def _hostname(value: str) -> str:
+    from components.config.gateway import DOMAIN
+    if len(value) > 253 or not DOMAIN.fullmatch(value):
+        raise ValueError(f"{value!r} is not a hostname like web.apps.example.com")
+    return value
 
 
 def glob_regex(glob: str) -> str | None:

@@ -1,7 +1,9 @@
 """`gitops-platform:flux` and `gitops-platform:flagger`: image automation and canaries."""
 from __future__ import annotations
 
-from pydantic import field_validator
+import re
+
+from pydantic import Field, field_validator
 
 from components.config.base import Model, check_duration, check_git_ref
 from components.config.tekton import EMAIL, check_known_hosts
@@ -51,13 +53,35 @@ MESH_PROVIDERS = ("kubernetes", "nginx", "istio", "linkerd", "appmesh", "appmesh
 INGRESS_PROVIDERS = frozenset({"nginx", "skipper", "apisix"})
 
 
+DEFAULT_SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
+LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                       r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+
+
 class FlaggerConfig(Model):
-    mesh_provider: str = "kubernetes"
-    prometheus: str = "http://prometheus.monitoring:9090"
+    # Default: gatewayapi:v1 through the platform Gateway (kubernetes, i.e. blue/green, without one).
+    mesh_provider: str | None = None
+    # Default: the platform installs a Prometheus that scrapes what the analysis queries.
+    prometheus: str | None = None
+    # The pod labels Flagger builds selectors from: a canary Deployment's spec.selector.matchLabels must
+    # hold one of them (Flagger's default, cmd/flagger/main.go: app, name, app.kubernetes.io/name).
+    selector_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_SELECTOR_LABELS))
+
+    @field_validator("selector_labels")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must name at least one label")
+        bad = [k for k in value if len(k) > 316 or not LABEL_KEY.fullmatch(k)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a label key (prefix/name, like app.kubernetes.io/name)")
+        return value
 
     @field_validator("mesh_provider")
     @classmethod
-    def _provider(cls, value: str) -> str:
+    def _provider(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         if value == "gatewayapi":
             # Flagger falls back to Istio for a bare "gatewayapi"; the API version must be explicit.
             return "gatewayapi:v1"
@@ -68,8 +92,8 @@ class FlaggerConfig(Model):
 
     @field_validator("prometheus")
     @classmethod
-    def _prometheus(cls, value: str) -> str:
-        return check_url(value, "(the Prometheus server)", ("http", "https"))
+    def _prometheus(cls, value: str | None) -> str | None:
+        return value if value is None else check_url(value, "(the Prometheus server)", ("http", "https"))
 
 
 class Features(Model):

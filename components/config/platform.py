@@ -10,6 +10,7 @@ from components.config.argocd import ArgoCDConfig, SyncWindow, app_of_apps_names
 from components.config.base import DNS1123_LABEL, Model, PlatformConfigErrors, repo_is_ssh
 from components.config.cluster import ClusterConfig
 from components.config.flux import INGRESS_PROVIDERS, Features, FlaggerConfig, FluxConfig
+from components.config.gateway import GatewayConfig
 from components.config.repos import ConfigRepo, Registry
 from components.config.tekton import TektonConfig
 from components.versions import Versions
@@ -17,7 +18,7 @@ from components.versions import Versions
 # Namespaces the platform's components own, or Kubernetes itself: no app, and no second component, may
 # take one of them.
 PLATFORM_NAMESPACES = frozenset({"argocd", "tekton-pipelines", "tekton-pipelines-resolvers", "flux-system",
-                                 "flagger-system"})
+                                 "flagger-system", "gateway-system", "envoy-gateway-system", "cert-manager"})
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
 RESERVED_NAMESPACES = PLATFORM_NAMESPACES | SYSTEM_NAMESPACES
 # Tekton labels every TaskRun and pod with its PipelineRun's name (tekton.dev/pipelineRun), and a label
@@ -38,6 +39,7 @@ class PlatformConfig(Model):
     image_updates: Literal["tekton", "flux"] = "tekton"
     flux: FluxConfig = FluxConfig()
     flagger: FlaggerConfig = FlaggerConfig()
+    gateway: GatewayConfig = GatewayConfig()
     protect: bool | None = None  # default: true in prod
 
     # ---- derived values every component uses, so the defaults live in one place
@@ -84,6 +86,33 @@ class PlatformConfig(Model):
         return self.features.flagger and any(app.has_canary for app in self.apps)
 
     @property
+    def gateway_enabled(self) -> bool:
+        return self.gateway.enabled
+
+    @property
+    def mesh_provider(self) -> str:
+        """Flagger's provider: the user's, else Gateway API through the platform Gateway, else blue/green."""
+        if self.flagger.mesh_provider:
+            return self.flagger.mesh_provider
+        return "gatewayapi:v1" if self.gateway_enabled else "kubernetes"
+
+    @property
+    def installs_prometheus(self) -> bool:
+        """The platform installs the Prometheus the analysis queries unless the user named one."""
+        return self.flagger_enabled and self.flagger.prometheus is None
+
+    @property
+    def app_domain(self) -> str:
+        """The domain canary hostnames live under: `localhost` on kind (*.localhost is the loopback
+        address by RFC 6761, no DNS or /etc/hosts), else `<environment>.gitops.internal` until set."""
+        if self.gateway.domain:
+            return self.gateway.domain
+        return "localhost" if self.cluster.provider == "kind" else f"{self.environment}.gitops.internal"
+
+    def host_of(self, app: App) -> str:
+        return (app.canary.host if app.canary and app.canary.host else None) or f"{app.name}.{self.app_domain}"
+
+    @property
     def sync_windows(self) -> list[SyncWindow]:
         if self.argocd.sync_windows is not None:
             return self.argocd.sync_windows
@@ -128,15 +157,17 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
                            "deploys already: two Applications would fight over the same objects"))
         if app.has_canary and not cfg.features.flagger:
             errors.append((f"apps[{i}].canary", "needs features.flagger: true"))
-        if app.has_canary and cfg.flagger.mesh_provider.split(":")[0] in INGRESS_PROVIDERS and not app.canary.ingress:
-            routed_by = "an ApisixRoute" if cfg.flagger.mesh_provider == "apisix" else "an Ingress"
+        provider = cfg.mesh_provider
+        if app.has_canary and provider.split(":")[0] in INGRESS_PROVIDERS and not app.canary.ingress:
+            routed_by = "an ApisixRoute" if provider == "apisix" else "an Ingress"
             errors.append((f"apps[{i}].canary.ingress",
-                           f"provider {cfg.flagger.mesh_provider!r} routes traffic through {routed_by}; "
+                           f"provider {provider!r} routes traffic through {routed_by}; "
                            f"name the app's {routed_by.split()[-1]}"))
-        if app.has_canary and cfg.flagger.mesh_provider.startswith("gatewayapi") and not app.canary.gateway:
+        if app.has_canary and provider.startswith("gatewayapi") and not app.canary.gateway \
+                and not cfg.gateway_enabled:
             errors.append((f"apps[{i}].canary.gateway",
-                           f"provider {cfg.flagger.mesh_provider!r} routes traffic through a Gateway API "
-                           "Gateway; name it ('gateway' or 'namespace/gateway')"))
+                           f"provider {provider!r} routes traffic through a Gateway API Gateway and "
+                           "gateway.enabled is false; name one ('gateway' or 'namespace/gateway')"))
         if cfg.image_updates == "flux" and app.image_policy is None:
             errors.append((f"apps[{i}].imagePolicy", "is required with imageUpdates: flux"))
     errors += _name_collisions(cfg, apps)
@@ -153,6 +184,11 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
                            "(host keys are verified, never skipped)"))
         if cfg.tekton.git_auth == "ssh" and not repo_is_ssh(repo.url):
             errors.append(("tekton.gitAuth", "'ssh' needs an ssh:// or git@host:path configRepo.url"))
+    kind = cfg.cluster.kind
+    if cfg.gateway_enabled and cfg.cluster.provider == "kind" \
+            and cfg.gateway.host_port in (kind.argocd_host_port, kind.dashboard_host_port):
+        errors.append(("gateway.hostPort", f"{cfg.gateway.host_port} is already cluster.kind's Argo CD or dashboard "
+                       "host port; choose another"))
     if cfg.argocd.ha and cfg.cluster.provider == "kind" and cfg.cluster.kind.schedulable_nodes < 3:
         errors.append(("argocd.ha", f"needs 3 schedulable nodes (redis-ha's pods refuse to share a node), and this "
                        f"kind cluster has {cfg.cluster.kind.schedulable_nodes}: set cluster.kind.workers to 3 or more"))

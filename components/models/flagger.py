@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from components.models import CustomObject, K8sModel
+from components.models.gateway import ParentReference
 
 API_VERSION = "flagger.app/v1beta1"
 
@@ -28,15 +29,11 @@ class RouteRef(K8sModel):
     name: str
 
 
-class GatewayRef(K8sModel):
-    name: str
-    namespace: str | None = None
-
-
 class CanaryService(K8sModel):
     port: int
     target_port: int | None = None
-    gateway_refs: list[GatewayRef] | None = None
+    gateway_refs: list[ParentReference] | None = None
+    hosts: list[str] | None = None
 
 
 class ThresholdRange(K8sModel):
@@ -44,10 +41,16 @@ class ThresholdRange(K8sModel):
     max: float | None = None
 
 
+class TemplateRef(K8sModel):
+    name: str
+    namespace: str | None = None
+
+
 class CanaryMetric(K8sModel):
     name: str
     threshold_range: ThresholdRange
     interval: str
+    template_ref: TemplateRef | None = None
 
 
 class CanaryWebhook(K8sModel):
@@ -68,8 +71,16 @@ class CanaryAnalysis(K8sModel):
     webhooks: list[CanaryWebhook] | None = None
 
 
+class AutoscalerRef(K8sModel):
+    api_version: str = "autoscaling/v2"
+    kind: Literal["HorizontalPodAutoscaler"] = "HorizontalPodAutoscaler"
+    name: str
+
+
 class CanarySpec(K8sModel):
     target_ref: TargetRef
+    autoscaler_ref: AutoscalerRef | None = None
+    revert_on_deletion: bool | None = None
     progress_deadline_seconds: int
     service: CanaryService
     analysis: CanaryAnalysis
@@ -81,3 +92,19 @@ class Canary(CustomObject):
     api_version: ClassVar[str] = API_VERSION
     kind: ClassVar[str] = "Canary"
     spec: CanarySpec
+
+
+class MetricProvider(K8sModel):
+    type: Literal["prometheus"] = "prometheus"
+    address: str
+
+
+class MetricTemplateSpec(K8sModel):
+    provider: MetricProvider
+    query: str
+
+
+class MetricTemplate(CustomObject):
+    api_version: ClassVar[str] = API_VERSION
+    kind: ClassVar[str] = "MetricTemplate"
+    spec: MetricTemplateSpec

@@ -1,7 +1,8 @@
 """Who the pipelines run as: the CI namespace, `pipeline-bot` with its annotated credential Secrets, the
 read-only `gitops-ci-watcher` of the wait task, the EventListener's ServiceAccount, and the webhook
 secrets. Nothing is bound to cluster-admin: the bot gets `edit` in the CI namespace only and no API
-token, the watcher may only read Argo CD Applications, the listener gets Triggers' own roles.
+token, the watcher may only read Argo CD Applications (and the canary apps' Canaries, Deployments and events),
+the listener gets Triggers' own roles.
 """
 from __future__ import annotations
 
@@ -167,6 +168,9 @@ def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, ch
         subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=WATCHER, namespace=ns)],
         opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*argocd_ready, watcher_role,
                                                                                     watcher]))))
+
+    # (For canary apps it also reads their Canary, its Deployments and Flagger's events: Flagger's
+    # canary-reader RoleBinding in each canary namespace names it.)
 
     # The EventListener pod reads Triggers objects and creates PipelineRuns: Triggers' own roles.
     listener = k8s.core.v1.ServiceAccount(f"{name}-listener", metadata=meta(LISTENER_ACCOUNT), opts=in_ns)

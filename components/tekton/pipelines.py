@@ -151,7 +151,8 @@ def gitops_ci(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
         run_after=["notify-argocd" if options.notify_argocd else "deploy"],
         when=[*pushed, WhenExpression(input="$(params.wait-for-deploy)", operator="in", values=["true"])],
         params=[_p("application", "$(params.app-name)"), _p("revision", "$(tasks.deploy.results.commit)"),
-                _p("timeout", "$(params.deploy-timeout)")],
+                _p("timeout", "$(params.deploy-timeout)"), _p("canary", "$(params.canary)"),
+                _p("digest", digest), _p("canary-timeout", "$(params.canary-timeout)")],
         workspaces=[_ws(KUBE_API, KUBE_API)]))
     params = [
         _param("app-name", "The app (its Argo CD Application name)."),
@@ -174,6 +175,8 @@ def gitops_ci(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
         _param("wait-for-deploy", "\"true\": wait until Argo CD runs the pushed commit.",
                str(tekton.wait_for_deploy).lower()),
         _param("deploy-timeout", "Seconds to wait for Argo CD.", str(tekton.deploy_timeout_seconds)),
+        _param("canary", "namespace/name of the app's Flagger Canary, waited for after Argo CD (empty: none).", ""),
+        _param("canary-timeout", "Seconds to wait for the canary's analysis.", "1800"),
     ]
     if options.notify_argocd:
         params.append(_param("argocd-webhook-url", "argocd-server's webhook endpoint inside the cluster.",
@@ -212,7 +215,14 @@ def stage_release(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
                              _p("source-overlay", "$(params.source-overlay)"),
                              _p("image-updates", "$(params.image-updates)")],
                      workspaces=[_ws("config", WORK, "config")]),
-        PipelineTask(name="tag-image", task_ref=_local(t.TAG_IMAGE), run_after=["release-source"],
+        # Only what passed in the source environment is released (its canary, or Argo CD's health).
+        PipelineTask(name="release-gate", task_ref=_local(t.RELEASE_GATE), run_after=["release-source"],
+                     params=[_p("application", "$(params.app-name)"), _p("image", "$(params.image)"),
+                             _p("reference", "$(tasks.release-source.results.reference)"),
+                             _p("source-overlay", "$(params.source-overlay)"),
+                             _p("canary", "$(params.canary)")],
+                     workspaces=[_ws(KUBE_API, KUBE_API)]),
+        PipelineTask(name="tag-image", task_ref=_local(t.TAG_IMAGE), run_after=["release-gate"],
                      params=[_p("image", "$(params.image)"),
                              _p("reference", "$(tasks.release-source.results.reference)"),
                              _p("tag", "$(params.release-version)"),
@@ -238,6 +248,8 @@ def stage_release(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
         _param("target-overlay", "Overlay to promote to (staging/prod)."),
         _param("image-updates", "tekton (overlays pin digests) or flux (overlays hold Flux's tags).",
                cfg.image_updates),
+        _param("canary", "namespace/name of the app's Flagger Canary in this cluster (empty: the app has none; "
+               "then its Application must be Synced and Healthy with the image).", ""),
         _param("release-branch-prefix", "Release branches are <prefix><version>.", tekton.release_branch_prefix),
         _param("config-url", "Config repo.", config_clone_url(cfg)),
         _param("config-revision", "Branch the release is based on and the pull request targets.",
@@ -256,12 +268,15 @@ def stage_release(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
                                "($(tasks.tag-image.results.digest)) from $(params.source-overlay) to "
                                "$(params.target-overlay). Merging this pull request deploys it.")]))
     return Pipeline(metadata=ObjectMeta(name=STAGE_RELEASE, namespace=tekton.namespace), spec=PipelineSpec(
-        description="Promote what an app's dev overlay deploys: tag the image with the release version, generate "
-                    "the release branch with the target overlay set to it, push, and open the pull request.",
+        description="Promote what an app's dev overlay deploys, once it passed there (its canary promoted it, or "
+                    "Argo CD reports it Synced and Healthy): tag the image with the release version, generate the "
+                    "release branch with the target overlay set to it, push, and open the pull request.",
         params=params,
         workspaces=[PipelineWorkspaceDeclaration(name=WORK, description="The run's volume (config checkout)."),
                     PipelineWorkspaceDeclaration(name="dockerconfig", optional=True,
-                                                 description="docker config.json to tag the image.")],
+                                                 description="docker config.json to tag the image."),
+                    PipelineWorkspaceDeclaration(name=KUBE_API, description="Projected ServiceAccount token and "
+                                                 "cluster CA of the read-only release gate.")],
         tasks=tasks,
         results=[PipelineResult(name="digest", value="$(tasks.tag-image.results.digest)",
                                 description="Digest released."),
@@ -274,7 +289,7 @@ def platform_tasks(cfg: PlatformConfig, options: PipelineOptions, token_secret: 
     """Every Task the pipelines reference by name (notify-argocd and open-pull-request only when usable)."""
     versions, ns = cfg.versions, cfg.tekton.namespace
     found = [t.git_version(versions, ns), t.run_tests(versions, ns), t.deploy_image(versions, ns),
-             t.wait_for_deploy(versions, ns), t.release_source(versions, ns), t.tag_image(versions, ns),
+             t.wait_for_deploy(versions, ns), t.release_gate(versions, ns), t.release_source(versions, ns), t.tag_image(versions, ns),
              t.promote_release(versions, ns)]
     if options.pull_request and token_secret:
         found.append(t.open_pull_request(versions, ns, token_secret, "password"))

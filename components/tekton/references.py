@@ -171,6 +171,14 @@ def _expression_problems(at: str, value: Any, declared: dict[str, Any], tasks: d
     return found
 
 
+def run_spec_problems(at: str, run_spec: dict[str, Any], pipeline: dict[str, Any]) -> list[str]:
+    """A PipelineRun's taskRunSpecs must name tasks of its pipeline: Tekton refuses the whole run
+    otherwise (pkg/reconciler/pipelinerun validateTaskRunSpecs: "does not exist in Pipeline")."""
+    names = {t["name"] for t in (pipeline.get("tasks") or []) + (pipeline.get("finally") or [])}
+    return [f"{at}: taskRunSpecs names {s['pipelineTaskName']!r}, which is not a task of the pipeline"
+            for s in run_spec.get("taskRunSpecs") or [] if s.get("pipelineTaskName") not in names]
+
+
 def trigger_problems(objects: list[dict[str, Any]], pipelines: dict[str, dict[str, Any]]) -> list[str]:
     found = []
     templates = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "TriggerTemplate"}
@@ -199,6 +207,7 @@ def trigger_problems(objects: list[dict[str, Any]], pipelines: dict[str, dict[st
             found += [f"{at}: binds workspace {w!r} the pipeline does not declare" for w in sorted(bound - set(pws))]
             found += [f"{at}: required pipeline workspace {w!r} is not bound"
                       for w, optional in pws.items() if not optional and w not in bound]
+            found += run_spec_problems(at, run["spec"], pipeline)
     for listener in (o for o in objects if o["kind"] == "EventListener"):
         for trigger in listener["spec"].get("triggers") or []:
             at = f"EventListener {listener['metadata']['name']} trigger {trigger['name']}"

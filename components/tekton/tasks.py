@@ -35,6 +35,7 @@ RUN_TESTS = "run-tests"
 DEPLOY_IMAGE = "deploy-image"
 NOTIFY_ARGOCD = "notify-argocd"
 WAIT_FOR_DEPLOY = "wait-for-deploy"
+RELEASE_GATE = "release-gate"
 RELEASE_SOURCE = "release-source"
 TAG_IMAGE = "tag-image"
 PROMOTE_RELEASE = "promote-release"
@@ -165,18 +166,43 @@ def notify_argocd(versions: Versions, namespace: str, secret: str, key: str) -> 
 def wait_for_deploy(versions: Versions, namespace: str) -> Task:
     return Task(metadata=ObjectMeta(name=WAIT_FOR_DEPLOY, namespace=namespace), spec=TaskSpec(
         description="Wait, read-only, until the app's Argo CD Application reports the pushed revision Synced and "
-                    "Healthy; fail with Argo CD's message when its sync fails or it turns Degraded.",
+                    "Healthy (fail with Argo CD's message when its sync fails or it turns Degraded), then, for a "
+                    "canary app, until Flagger promotes the pushed image (fail with Flagger's reasons on a rollback).",
         params=[_p("application", "Argo CD Application name."), _p("revision", "Config repo commit pushed."),
                 _p("argocd-namespace", "Namespace of the Applications.", "argocd"),
-                _p("timeout", "Seconds to wait.", "600"), _p("interval", "Seconds between two looks.", "5"),
+                _p("timeout", "Seconds to wait for Argo CD.", "600"),
+                _p("canary", "namespace/name of the app's Flagger Canary (empty: the app has none).", ""),
+                _p("digest", "Digest of the image pushed (what the canary must promote).", ""),
+                _p("canary-timeout", "Seconds to wait for the canary's analysis.", "1800"),
+                _p("interval", "Seconds between two looks.", "5"),
                 _p("kube-api", "Kubernetes API server URL.", "https://kubernetes.default.svc")],
         workspaces=[_ws("kube-api", "A projected ServiceAccount token (token) and the cluster CA (ca.crt).")],
         steps=[Step(name="wait", image=versions.image_python, security_context=NON_ROOT, env=_env(
             APPLICATION="$(params.application)", REVISION="$(params.revision)",
             ARGOCD_NAMESPACE="$(params.argocd-namespace)", TIMEOUT_SECONDS="$(params.timeout)",
+            CANARY="$(params.canary)", DIGEST="$(params.digest)", CANARY_TIMEOUT_SECONDS="$(params.canary-timeout)",
             INTERVAL_SECONDS="$(params.interval)",
             KUBE_API="$(params.kube-api)", KUBE_API_DIR="$(workspaces.kube-api.path)"),
             script=python_script("wait_for_deploy"))]))
+
+
+def release_gate(versions: Versions, namespace: str) -> Task:
+    return Task(metadata=ObjectMeta(name=RELEASE_GATE, namespace=namespace), spec=TaskSpec(
+        description="Read-only: release a version only when the source environment runs it and it passed there "
+                    "(a canary app: its Canary Succeeded with the primary running it; any other app: its "
+                    "Application is Synced and Healthy with that image).",
+        params=[_p("application", "Argo CD Application of the app in this cluster."),
+                _p("argocd-namespace", "Namespace of the Applications.", "argocd"),
+                _p("image", "Image repository."), _p("reference", "The image released: @sha256:... or :tag."),
+                _p("source-overlay", "The overlay the Application must deploy (the source environment's)."),
+                _p("canary", "namespace/name of the app's Flagger Canary (empty: the app has none).", ""),
+                _p("kube-api", "Kubernetes API server URL.", "https://kubernetes.default.svc")],
+        workspaces=[_ws("kube-api", "A projected ServiceAccount token (token) and the cluster CA (ca.crt).")],
+        steps=[Step(name="gate", image=versions.image_python, security_context=NON_ROOT, env=_env(
+            APPLICATION="$(params.application)", ARGOCD_NAMESPACE="$(params.argocd-namespace)",
+            IMAGE="$(params.image)", REFERENCE="$(params.reference)", SOURCE_OVERLAY="$(params.source-overlay)",
+            CANARY="$(params.canary)", KUBE_API="$(params.kube-api)", KUBE_API_DIR="$(workspaces.kube-api.path)"),
+            script=python_script("release_gate"))]))
 
 
 def release_source(versions: Versions, namespace: str) -> Task:

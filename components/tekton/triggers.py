@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from components.config import App, PlatformConfig, glob_regex
+from components.config import App, PlatformConfig, canary_wait_seconds, glob_regex
 from components.models import ObjectMeta
 from components.models.tekton import (
     ClaimSpec,
@@ -49,7 +49,7 @@ from components.models.tekton import (
     WorkspaceBinding,
 )
 from components.tekton.catalog import GIT_CLONE_UID
-from components.tekton.pipelines import GITOPS_CI, KUBE_API, WORK
+from components.tekton.pipelines import GITOPS_CI, KUBE_API, STAGE_RELEASE, WORK
 from components.tekton.steps.api import web_url
 
 LISTENER = "gitops-ci"
@@ -65,6 +65,8 @@ FS_GROUP = GIT_CLONE_UID
 POD_TEMPLATE = PodTemplate(security_context=PodSecurityContext(fs_group=FS_GROUP,
                                                                fs_group_change_policy="OnRootMismatch"))
 TOKEN_SECONDS = 3600
+# The pipeline tasks that run as the read-only watcher (the others as pipeline-bot), per pipeline.
+WATCHER_TASKS = {GITOPS_CI: ("wait-for-deploy",), STAGE_RELEASE: ("release-gate",)}
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class TriggerNames:
     listener_account: str        # ServiceAccount of the EventListener
     webhook_secret: str          # Secret with the GitHub webhook secret under WEBHOOK_SECRET_KEY
     registry_secret: str | None  # dockerconfigjson Secret bound as the `dockerconfig` workspace, if any
+
+
+def canary_of(cfg: PlatformConfig, app: App) -> str:
+    """namespace/name of the Canary the pipeline waits for ("" when the app has none Flagger runs)."""
+    return f"{cfg.namespace_of(app)}/{app.name}" if app.has_canary and cfg.flagger_enabled else ""
 
 
 def push_filter(cfg: PlatformConfig, app: App) -> str:
@@ -123,17 +130,17 @@ def work_workspace(cfg: PlatformConfig) -> WorkspaceBinding:
         storage_class_name=cfg.tekton.storage_class)))
 
 
-def run_spec_options(names: TriggerNames) -> dict:
+def run_spec_options(names: TriggerNames, pipeline: str = GITOPS_CI) -> dict:
     """Who each task runs as: pipeline-bot (no API token) everywhere, the watcher for the wait task; every
     pod with the fsGroup (a per-task pod template replaces the run's securityContext, so it repeats it)."""
     return {"task_run_template": TaskRunTemplate(service_account_name=names.pipeline_bot, pod_template=POD_TEMPLATE),
-            "task_run_specs": [PipelineTaskRunSpec(pipeline_task_name="wait-for-deploy",
-                                                   service_account_name=names.watcher, pod_template=POD_TEMPLATE)]}
+            "task_run_specs": [PipelineTaskRunSpec(pipeline_task_name=task, service_account_name=names.watcher,
+                                                   pod_template=POD_TEMPLATE) for task in WATCHER_TASKS[pipeline]]}
 
 
 def template(cfg: PlatformConfig, names: TriggerNames) -> TriggerTemplate:
     params = ["source-url", "source-revision", "source-branch", "app-name", "image", "overlay-path", "context",
-              "dockerfile"]
+              "dockerfile", "canary", "canary-timeout"]
     tekton = cfg.tekton
     workspaces = [work_workspace(cfg), kube_api_workspace()]
     if names.registry_secret:
@@ -166,7 +173,8 @@ def app_trigger(cfg: PlatformConfig, app: App, names: TriggerNames) -> EventList
         InterceptorParam(name="overlays", value=[{"key": "branch", "expression": "body.ref.substring(11)"}]),
     ])
     static = {"app-name": app.name, "image": app.image, "overlay-path": cfg.path_of(app),
-              "context": app.build.context, "dockerfile": app.build.dockerfile}
+              "context": app.build.context, "dockerfile": app.build.dockerfile,
+              "canary": canary_of(cfg, app), "canary-timeout": str(canary_wait_seconds(app.canary) if app.canary else 0)}
     return EventListenerTrigger(
         name=app.name, interceptors=[github, cel],
         bindings=[EventListenerBinding(ref=BINDING, kind="TriggerBinding"),

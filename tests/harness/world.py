@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,12 @@ class World:
         self.cert = cert
         self.kube_states: list[dict] | None = None
         self.sync_failure: str | None = None   # Argo CD fails the sync of the pushed revision with this message
+        # Flagger: each read of the Canary answers the next of these (the last repeats), see canary_answer()
+        self.canary_script: list[dict] | None = None
+        self.canary_now: dict = {}
+        self.events: list[dict] = []           # Flagger's events for the Canary
+        self.synced_at = time.time()
+        self.app_path = OVERLAY                # what the Application in this cluster deploys
         self.kube = self.stack.enter_context(StandIn(self._kube, tls=(cert, key)))
         self.built: list[dict] = []
         self.credentials = {
@@ -107,9 +114,56 @@ class World:
         shutil.rmtree(self.root, ignore_errors=True)
 
     # ---- the Kubernetes API: the app's Application follows the config repo's head
+    def deployed_image(self) -> str:
+        """What the dev overlay at the config repo's head deploys (image:tag@digest)."""
+        text = ""
+        for name in ("kustomization.yaml", "kustomization.yml"):
+            try:
+                text = self.server.show("org/gitops-config.git", "main", f"{OVERLAY}/{name}")
+                break
+            except RuntimeError:   # not this spelling
+                continue
+        tag = next((line.split(":", 1)[1].split("#")[0].strip().strip('"') for line in text.splitlines()
+                    if line.strip().startswith("newTag:")), "")
+        digest = next((line.split(":", 1)[1].split("#")[0].strip() for line in text.splitlines()
+                       if line.strip().startswith("digest:")), "")
+        return f"{self.image}:{tag}" + (f"@{digest}" if digest else "")
+
+    def _deployment(self, which: str) -> dict:
+        image = {"new": self.deployed_image(), "old": f"{self.image}:old@sha256:{'0' * 64}"}[which]
+        return {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
+
+    def _canary(self, path: str):
+        if path.startswith("/apis/flagger.app/"):
+            if self.canary_script:
+                self.canary_now = self.canary_script.pop(0) if len(self.canary_script) > 1 else self.canary_script[0]
+            now = self.canary_now
+            if not now:
+                return json_answer(404, {"kind": "Status", "message": "canaries.flagger.app not found"})
+            status = {"phase": now["phase"], "conditions": [{"type": "Promoted", "status": "False",
+                                                             "message": now.get("message", "")}]}
+            if "changed" in now:   # seconds relative to when Argo CD finished the sync
+                status["lastTransitionTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                             time.gmtime(self.synced_at + now["changed"]))
+            if "weight" in now:
+                status["canaryWeight"] = now["weight"]
+            return json_answer(200, {"spec": {"targetRef": {"name": "person-service"}}, "status": status})
+        if path.endswith("/deployments/person-service"):
+            return json_answer(200, self._deployment(self.canary_now.get("target", "new")))
+        if path.endswith("/deployments/person-service-primary"):
+            if "primary" not in self.canary_now:
+                return json_answer(404, {"kind": "Status", "message": "not found"})
+            return json_answer(200, self._deployment(self.canary_now["primary"]))
+        if "/events" in path:
+            return json_answer(200, {"items": self.events})
+        return None
+
     def _kube(self, request):
         if request.headers.get("authorization") != f"Bearer {KUBE_TOKEN}":
             return json_answer(401, {"kind": "Status", "message": "Unauthorized"})
+        answer = self._canary(request.path)
+        if answer is not None:
+            return answer
         if self.kube_states:
             return json_answer(200, self.kube_states.pop(0) if len(self.kube_states) > 1 else self.kube_states[0])
         head = self.server.head("org/gitops-config.git")
@@ -121,9 +175,12 @@ class World:
                                                                        {"kind": "Deployment", "name": "person-service",
                                                                         "status": "SyncFailed",
                                                                         "message": "admission webhook denied it"}]}}}})
-        return json_answer(200, {"status": {"sync": {"status": "Synced", "revision": head},
+        finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.synced_at))
+        return json_answer(200, {"spec": {"source": {"path": self.app_path}},
+                                 "status": {"sync": {"status": "Synced", "revision": head},
                                             "health": {"status": "Healthy"},
-                                            "operationState": {"phase": "Succeeded",
+                                            "summary": {"images": [self.deployed_image()]},
+                                            "operationState": {"phase": "Succeeded", "finishedAt": finished,
                                                                "syncResult": {"revision": head}}}})
 
     # ---- events
@@ -189,7 +246,8 @@ class World:
             credentials=self.credentials,
             stand_ins={"git-clone": stand_ins.git_clone(fs_group, self.credentials),
                        "kaniko": stand_ins.kaniko(self.registry, self.built)},
-            task_defaults={"wait-for-deploy": {"kube-api": self.kube.url, "interval": "0.2"}})
+            task_defaults={"wait-for-deploy": {"kube-api": self.kube.url, "interval": "0.2"},
+                           "release-gate": {"kube-api": self.kube.url}})
         return harness.run(spec["pipelineRef"]["name"], values, workspaces,
                            run_name=run.get("metadata", {}).get("generateName", "run-") + "x1y2z")
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The platform's API steps (python image, standard library only): tell Argo CD about a push, wait for
-the deploy, open the release pull request. Each Task's script is this file plus one call at the end
+the deploy and the canary, gate a release, open the release pull request. Each Task's script is this file plus one call at the end
 (`notify_argocd()`, ...); every input comes from the environment, never from the script text.
 
 JSON is built and read with `json`, so a title or message with quotes, newlines or control characters
@@ -174,12 +174,10 @@ def application_state(app: dict, revision: str) -> tuple[str, str]:
                        + (f"; {conditions}" if conditions else ""))
 
 
-def wait_for_deploy() -> None:
-    """Wait until the app's Application reports the pushed revision Synced and Healthy; fail the run
-    with Argo CD's message when the sync fails or the app turns Degraded, or at the timeout."""
-    app_name, revision = env("APPLICATION"), env("REVISION")
-    deadline = time.monotonic() + int(env("TIMEOUT_SECONDS"))
-    interval = float(env("INTERVAL_SECONDS", "5"))
+def wait_for_application(app_name: str, revision: str, timeout: int, interval: float) -> dict:
+    """The Application once it reports `revision` Synced and Healthy; fails the run on a failed sync,
+    a Degraded app or the timeout, with Argo CD's own messages."""
+    deadline = time.monotonic() + timeout
     path = f"/apis/argoproj.io/v1alpha1/namespaces/{env('ARGOCD_NAMESPACE')}/applications/{app_name}"
     why = "no status yet"
     while True:
@@ -189,14 +187,187 @@ def wait_for_deploy() -> None:
         else:
             state, why = application_state(app, revision)
             if state == "done":
-                print(f"Argo CD: {app_name} {why}")
-                return
+                print(f"Argo CD: {app_name} {why}", flush=True)
+                return app
             if state == "failed":
                 fail(f"Argo CD could not deploy {revision} of {app_name}: {why}")
         if time.monotonic() >= deadline:
-            fail(f"timed out after {env('TIMEOUT_SECONDS')}s waiting for Argo CD to deploy {revision} of {app_name}: {why}")
+            fail(f"timed out after {timeout}s waiting for Argo CD to deploy {revision} of {app_name}: {why}")
         print(f"waiting: {why}", flush=True)
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------- Flagger canaries
+def timestamp(value: str | None) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time as the API server writes it (2026-12-01T10:00:00Z)."""
+    if not value:
+        return None
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def runs_digest(deployment: dict, digest: str) -> bool:
+    """True when a container of the Deployment's pod template runs the image with this digest."""
+    containers = ((((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")) or []
+    return any(str(c.get("image", "")).endswith("@" + digest) or str(c.get("image", "")).endswith(":" + digest)
+               for c in containers)
+
+
+def promoted_condition(canary: dict) -> dict:
+    return next((c for c in (canary.get("status") or {}).get("conditions") or [] if c.get("type") == "Promoted"), {})
+
+
+def canary_state(canary: dict, target: dict, primary: dict, digest: str, since: float) -> tuple[str, str]:
+    """('done'|'failed'|'superseded'|'waiting', why) of a Flagger Canary for the image `digest`, which
+    Argo CD applied to the target Deployment at `since` (Flagger v1.44.0, pkg/apis/flagger/v1beta1/
+    status.go phases).
+
+    Done: Succeeded (promoted after the analysis) or Initialized (the first version: Flagger copies it to
+    the primary without an analysis), with the primary running that digest. Failed: the analysis failed
+    after `since` while the target still runs that digest (a failure from an earlier version, before
+    Flagger noticed the new one, is older than `since`). Superseded: the target runs another version
+    now, so this one will never be promoted."""
+    status = canary.get("status") or {}
+    phase = status.get("phase") or "Unknown"
+    promoted = promoted_condition(canary)
+    if target and not runs_digest(target, digest):
+        if primary and runs_digest(primary, digest):
+            return "done", f"{digest} was promoted, and a newer version is being analysed now"
+        return "superseded", f"the Deployment runs a newer version now; {digest} was never promoted"
+    if phase in ("Succeeded", "Initialized") and primary and runs_digest(primary, digest):
+        how = "promoted after its analysis" if phase == "Succeeded" else "initialised as the first version (no analysis)"
+        return "done", f"{digest} {how}"
+    changed = timestamp(status.get("lastTransitionTime"))
+    if phase == "Failed" and changed is not None and changed >= since:
+        return "failed", promoted.get("message") or "canary analysis failed"
+    weight = status.get("canaryWeight")
+    checks = status.get("failedChecks")
+    return "waiting", (f"canary {phase}" + (f", weight {weight}%" if weight is not None else "")
+                       + (f", {checks} failed checks" if checks else "")
+                       + (f" ({promoted.get('message')})" if promoted.get("message") else ""))
+
+
+def flagger_warnings(namespace: str, name: str, since: float) -> list[str]:
+    """Flagger's Warning events for the Canary since `since`, oldest first (its reasons for a rollback:
+    "Halt ... advancement request-success-rate 80.00 < 99", "Rolling back ... failed checks threshold
+    reached 5")."""
+    query = urllib.parse.urlencode({"fieldSelector": f"involvedObject.kind=Canary,involvedObject.name={name}"})
+    events = (kube_get(f"/api/v1/namespaces/{namespace}/events?{query}") or {}).get("items") or []
+    found = []
+    for event in events:
+        when = timestamp(event.get("lastTimestamp") or event.get("eventTime")
+                         or (event.get("metadata") or {}).get("creationTimestamp"))
+        if event.get("type") == "Warning" and (when is None or when >= since):
+            found.append((when or 0, event.get("message") or ""))
+    messages = list(dict.fromkeys(m for _, m in sorted(found, key=lambda e: e[0]) if m))
+    return messages[-5:]
+
+
+def read_canary(namespace: str, name: str) -> tuple[dict, dict, dict]:
+    """(Canary, target Deployment, primary Deployment); empty dicts for what does not exist yet."""
+    canary = kube_get(f"/apis/flagger.app/v1beta1/namespaces/{namespace}/canaries/{name}")
+    target_name = ((canary.get("spec") or {}).get("targetRef") or {}).get("name") or name
+    deployments = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    return canary, kube_get(f"{deployments}/{target_name}"), kube_get(f"{deployments}/{target_name}-primary")
+
+
+def wait_for_canary(reference: str, digest: str, since: float, timeout: int, interval: float) -> None:
+    """Wait until Flagger promotes `digest` (or rolls it back: fail the run with Flagger's reasons)."""
+    namespace, _, name = reference.partition("/")
+    deadline = time.monotonic() + timeout
+    why = "no status yet"
+    while True:
+        canary, target, primary = read_canary(namespace, name)
+        if not canary:
+            why = f"Canary {reference} does not exist"
+        else:
+            state, why = canary_state(canary, target, primary, digest, since)
+            if state == "done":
+                print(f"Flagger: {reference} {why}", flush=True)
+                return
+            if state == "superseded":
+                print(f"Flagger: {reference}: {why} (the newer version's run reports its canary)", flush=True)
+                return
+            if state == "failed":
+                reasons = flagger_warnings(namespace, name, since)
+                fail(f"Flagger rolled back {digest} of {reference}: {why}"
+                     + ("".join(f"\n  {r}" for r in reasons) if reasons else ""))
+        if time.monotonic() >= deadline:
+            fail(f"timed out after {timeout}s waiting for Flagger to analyse {digest} of {reference}: {why}")
+        print(f"waiting: {why}", flush=True)
+        time.sleep(interval)
+
+
+def sync_finished_at(app: dict, revision: str) -> float:
+    """When Argo CD finished applying `revision` (its operation state), else now."""
+    operation = (app.get("status") or {}).get("operationState") or {}
+    if ((operation.get("syncResult") or {}).get("revision")) == revision:
+        finished = timestamp(operation.get("finishedAt"))
+        if finished is not None:
+            return finished
+    return time.time()
+
+
+def wait_for_deploy() -> None:
+    """Wait until the app's Application reports the pushed revision Synced and Healthy (fail the run with
+    Argo CD's message when the sync fails or the app turns Degraded); then, for a canary app, until
+    Flagger promotes the pushed image (fail with Flagger's reasons when it rolls back)."""
+    interval = float(env("INTERVAL_SECONDS", "5"))
+    revision = env("REVISION")
+    app = wait_for_application(env("APPLICATION"), revision, int(env("TIMEOUT_SECONDS")), interval)
+    reference = env("CANARY", "")
+    if reference:
+        wait_for_canary(reference, env("DIGEST"), sync_finished_at(app, revision),
+                        int(env("CANARY_TIMEOUT_SECONDS")), interval)
+
+
+def release_gate() -> None:
+    """stage-release's gate, read-only: the source environment runs the version being released, and it
+    passed there. A canary app: its Canary Succeeded with the primary running that image. Any other
+    app: its Application is Synced and Healthy and Argo CD reports that image among the app's."""
+    app_name, reference = env("APPLICATION"), env("REFERENCE")
+    image = env("IMAGE")
+    app = kube_get(f"/apis/argoproj.io/v1alpha1/namespaces/{env('ARGOCD_NAMESPACE')}/applications/{app_name}")
+    if not app:
+        fail(f"Application {app_name} does not exist in this cluster: run stage-release where its source "
+             "environment runs")
+    spec, status = app.get("spec") or {}, app.get("status") or {}
+    path = ((spec.get("source") or {}).get("path") or "").strip("/")
+    if path != env("SOURCE_OVERLAY").strip("/"):
+        fail(f"Application {app_name} here deploys {path!r}, not the source overlay {env('SOURCE_OVERLAY')!r}: "
+             "run stage-release in the cluster of the source environment")
+    sync, health = (status.get("sync") or {}).get("status"), (status.get("health") or {}).get("status")
+    # release-source's reference: "@sha256:..." (gitops-ci pins digests) or ":tag" (Flux's tags).
+    wanted = image + reference
+    digest = reference[1:] if reference.startswith("@") else None
+
+    def runs(images: list[str]) -> bool:
+        ours = [i for i in images if i.startswith((image + ":", image + "@"))]
+        return any(i.endswith(reference) if digest else i.split("@")[0] == wanted for i in ours)
+
+    canary_ref = env("CANARY", "")
+    if canary_ref:
+        namespace, _, name = canary_ref.partition("/")
+        canary, _, primary = read_canary(namespace, name)
+        phase = ((canary.get("status") or {}).get("phase")) or "missing"
+        containers = (((primary.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+        promoted = runs([str(c.get("image", "")) for c in containers])
+        if phase != "Succeeded" or not promoted:
+            fail(f"not releasing {wanted}: its canary {canary_ref} has not promoted it (phase {phase}; the primary "
+                 f"{'runs' if promoted else 'does not run'} it). A version is released once its analysis succeeded"
+                 + ("; the first version is initialised without an analysis: release the next one"
+                    if phase == "Initialized" else ""))
+        print(f"gate: {canary_ref} promoted {wanted} after its analysis")
+        return
+    images = (status.get("summary") or {}).get("images") or []
+    deployed = runs(images)
+    if sync != "Synced" or health != "Healthy" or not deployed:
+        fail(f"not releasing {wanted}: Application {app_name} is {sync}/{health} and "
+             f"{'runs' if deployed else 'does not run'} it (images: {', '.join(images) or 'none'})")
+    print(f"gate: {app_name} is Synced and Healthy with {wanted}")
 
 
 # ---------------------------------------------------------------- the release pull request

@@ -1,0 +1,47 @@
+"""`gitops-platform:gateway`: the platform's one Gateway API entry point (apps, and later webhooks and UIs)."""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from components.config.base import Model
+from components.config.flux import LABEL_KEY
+
+DOMAIN = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# A Kubernetes annotation key: an optional DNS prefix and a name (apimachinery IsQualifiedName).
+ANNOTATION_KEY = LABEL_KEY
+
+
+class GatewayConfig(Model):
+    enabled: bool = True
+    # App hostnames are <app>.<domain>. Default on kind: `localhost` (RFC 6761 reserves *.localhost for the
+    # loopback address: curl and browsers resolve web.localhost to 127.0.0.1 with no /etc/hosts entry);
+    # elsewhere `<environment>.gitops.internal` until a real domain is set.
+    domain: str | None = None
+    host_port: int = Field(8000, ge=1, le=65535)    # kind: the host port of the Gateway's HTTP listener
+    # How the Gateway's Envoy is exposed: default NodePort on kind (mapped to hostPort), LoadBalancer
+    # elsewhere (on EKS an NLB through the in-tree AWS cloud provider).
+    service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] | None = None
+    service_annotations: dict[str, str] = Field(default_factory=dict)   # e.g. an internal load balancer
+    # Install Gateway API's standard CRDs (v1.6.1, from Envoy Gateway's CRD chart). false when the
+    # cluster's provider already owns compatible ones (GKE with Gateway API enabled, for instance).
+    gateway_api_crds: bool = True
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 200 or not DOMAIN.fullmatch(value)):
+            raise ValueError(f"{value!r} is not a DNS domain like apps.example.com (lower-case, no wildcard, "
+                             "no trailing dot)")
+        return value
+
+    @field_validator("service_annotations")
+    @classmethod
+    def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in value if len(k) > 316 or not ANNOTATION_KEY.fullmatch(k)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an annotation key (prefix/name, like "
+                             "service.beta.kubernetes.io/aws-load-balancer-internal)")
+        return value

@@ -1,0 +1,205 @@
+"""The platform Gateway: Envoy Gateway and the one Gateway API Gateway that canaries (and later the
+webhooks and UIs) are served through.
+
+Why Envoy Gateway: one controller Deployment and one Envoy Deployment per Gateway (about 160m CPU and
+420Mi on kind as configured here), built against Gateway API v1.6.1 and supported on Kubernetes
+1.33-1.36 (envoyproxy/gateway@v1.9.0:site/content/en/news/releases/matrix.md), and Flagger's
+`gatewayapi:v1` router drives it through plain HTTPRoute weights. Istio (what Flagger's own Gateway API
+e2e uses) needs istiod plus a gateway for the same result; ingress-nginx, which Flagger's `nginx`
+provider needs, is retired upstream.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import PlatformConfig
+from components.models import LABELS, ObjectMeta, custom_resource
+from components.models.gateway import (
+    AllowedRoutes,
+    EnvoyContainer,
+    EnvoyDeployment,
+    EnvoyKubernetesProvider,
+    EnvoyProxy,
+    EnvoyProxyProvider,
+    EnvoyProxySpec,
+    EnvoyService,
+    Gateway,
+    GatewayClass,
+    GatewayClassSpec,
+    GatewayInfrastructure,
+    GatewaySpec,
+    KubernetesPatch,
+    LabelSelector,
+    Listener,
+    ParametersReference,
+    ParentReference,
+    ResourceRequirements,
+    RouteNamespaces,
+)
+
+NAMESPACE = "gateway-system"                  # the Gateway and its EnvoyProxy
+CONTROLLER_NAMESPACE = "envoy-gateway-system"  # Envoy Gateway, and (ControllerNamespace mode) the Envoy pods
+GATEWAY = "gitops-gateway"
+GATEWAY_CLASS = "gitops-platform"
+ENVOY_PROXY = "gitops-gateway"
+# EnvoyProxy envoyService.name fixes the Service's name (else envoy-<ns>-<gw>-<hash>); it lives in the
+# controller namespace (envoyproxy/gateway@v1.9.0:api/v1alpha1/shared_types.go, translator.go).
+ENVOY_SERVICE = "gitops-gateway-envoy"
+CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"   # charts/gateway-helm/values.tmpl.yaml
+HTTP_LISTENER = "http"
+HTTP_PORT = 80
+# Routes attach only from namespaces with this label (the platform labels the app namespaces, and its
+# own that serve routes); a listener's default is its own namespace only (gateway-api@v1.6.1
+# apis/v1/gateway_types.go), and `All` would let any namespace take any hostname.
+ROUTES_LABEL = "gitops-platform/gateway-routes"
+ROUTES_VALUE = "allowed"
+CRDS_RELEASE = "eg-crds"
+RELEASE = "eg"
+
+# Requests of the pods the Gateway adds (for the kind capacity sum in docs/flux-flagger.md).
+CONTROLLER_REQUESTS = {"cpu": "100m", "memory": "256Mi"}     # the chart's defaults (values.tmpl.yaml)
+KIND_ENVOY_REQUESTS = {"cpu": "50m", "memory": "128Mi"}      # default 100m/512Mi (shared_types.go)
+SHUTDOWN_MANAGER_REQUESTS = {"cpu": "10m", "memory": "32Mi"}  # the sidecar EG always adds
+
+
+def in_cluster_url() -> str:
+    """The Gateway's HTTP listener from inside the cluster (what the load tester sends traffic to)."""
+    return f"http://{ENVOY_SERVICE}.{CONTROLLER_NAMESPACE}"
+
+
+def parent_ref(section: str = HTTP_LISTENER) -> ParentReference:
+    """A route's reference to a listener of the platform Gateway. Group and kind are written out: Flagger
+    compares its gatewayRefs with the route status' parentRefs as they are (pkg/router/gateway_api.go)."""
+    return ParentReference(name=GATEWAY, namespace=NAMESPACE, section_name=section)
+
+
+def service_type(cfg: PlatformConfig) -> str:
+    return cfg.gateway.service_type or ("NodePort" if cfg.cluster.provider == "kind" else "LoadBalancer")
+
+
+def service_annotations(cfg: PlatformConfig) -> dict[str, str] | None:
+    annotations = {}
+    if cfg.cluster.provider == "eks" and service_type(cfg) == "LoadBalancer":
+        # An NLB from the in-tree AWS cloud provider EKS ships (no extra controller; instance targets).
+        # With the AWS Load Balancer Controller installed, set serviceAnnotations to its own annotations.
+        annotations["service.beta.kubernetes.io/aws-load-balancer-type"] = "nlb"
+    annotations.update(cfg.gateway.service_annotations)
+    return annotations or None
+
+
+def envoy_proxy(cfg: PlatformConfig, node_port: int) -> EnvoyProxy:
+    """How Envoy Gateway runs this Gateway's Envoy: the Service type per cluster flavour, on kind a fixed
+    node port (EnvoyProxy has no nodePort field: a strategic-merge patch keyed by port sets it on the
+    generated port-80 entry, internal/utils/merge.go) and externalTrafficPolicy Cluster, so the node port
+    of the control-plane node kind maps reaches Envoy on any node."""
+    kind = cfg.cluster.provider == "kind"
+    kind_service = service_type(cfg)
+    patch = None
+    if kind_service == "NodePort" and kind:
+        patch = KubernetesPatch(value={"spec": {"ports": [{"port": HTTP_PORT, "nodePort": node_port}]}})
+    resources = ResourceRequirements(requests=KIND_ENVOY_REQUESTS, limits={"memory": "512Mi"}) if kind else None
+    return EnvoyProxy(
+        metadata=ObjectMeta(name=ENVOY_PROXY, namespace=NAMESPACE, labels=LABELS),
+        spec=EnvoyProxySpec(provider=EnvoyProxyProvider(kubernetes=EnvoyKubernetesProvider(
+            envoy_deployment=EnvoyDeployment(replicas=1 if kind else 2,
+                                             container=EnvoyContainer(resources=resources) if resources else None),
+            envoy_service=EnvoyService(
+                name=ENVOY_SERVICE, type=kind_service, annotations=service_annotations(cfg),
+                external_traffic_policy="Cluster" if kind_service == "NodePort" else None, patch=patch)))))
+
+
+def gateway_class() -> GatewayClass:
+    return GatewayClass(metadata=ObjectMeta(name=GATEWAY_CLASS, labels=LABELS), spec=GatewayClassSpec(
+        controller_name=CONTROLLER_NAME, description="The gitops-platform Gateway (Envoy Gateway)."))
+
+
+def allowed_routes() -> AllowedRoutes:
+    return AllowedRoutes(namespaces=RouteNamespaces(
+        from_="Selector", selector=LabelSelector(match_labels={ROUTES_LABEL: ROUTES_VALUE})))
+
+
+def gateway(cfg: PlatformConfig) -> Gateway:
+    return Gateway(
+        metadata=ObjectMeta(name=GATEWAY, namespace=NAMESPACE, labels=LABELS),
+        spec=GatewaySpec(
+            gateway_class_name=GATEWAY_CLASS,
+            infrastructure=GatewayInfrastructure(parameters_ref=ParametersReference(
+                group="gateway.envoyproxy.io", kind="EnvoyProxy", name=ENVOY_PROXY)),
+            listeners=[Listener(name=HTTP_LISTENER, protocol="HTTP", port=HTTP_PORT,
+                                allowed_routes=allowed_routes())]))
+
+
+def crds_values(cfg: PlatformConfig) -> dict:
+    """gateway-crds-helm: Gateway API's standard channel (its default is experimental, which strict
+    clients and the standard-channel safe-upgrades policy reject) and Envoy Gateway's CRDs."""
+    return {"crds": {"gatewayAPI": {"enabled": cfg.gateway.gateway_api_crds, "channel": "standard"},
+                     "envoyGateway": {"enabled": True}}}
+
+
+def controller_values() -> dict:
+    """gateway-helm: the CRDs come from the CRD chart (crds.enabled false, install-helm.md)."""
+    return {"crds": {"enabled": False},
+            "deployment": {"envoyGateway": {"resources": {"requests": CONTROLLER_REQUESTS,
+                                                          "limits": {"memory": "1024Mi"}}}}}
+
+
+@dataclass(frozen=True)
+class GatewayArgs:
+    config: PlatformConfig
+    provider: k8s.Provider
+    node_port: int = 30800     # kind: the Envoy Service's node port, mapped to gateway.hostPort
+
+
+class PlatformGateway(pulumi.ComponentResource):
+    """Envoy Gateway (CRD chart rendered and applied server-side, as its install docs do: the
+    envoyproxies CRD is too large for a Helm release; the controller chart as a Helm release, which runs
+    its certgen hook), the GatewayClass, and the platform's Gateway with its EnvoyProxy.
+    Outputs: gateway (namespace/name), url (in-cluster), appDomain."""
+
+    def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gitops-platform:gateway:Gateway", name, None, opts)
+        cfg, versions = args.config, args.config.versions
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        protect = pulumi.ResourceOptions(protect=cfg.protected)
+        self.controller_namespace = k8s.core.v1.Namespace(
+            f"{name}-controller-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=CONTROLLER_NAMESPACE, labels=LABELS),
+            opts=pulumi.ResourceOptions.merge(on_cluster, protect))
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={**LABELS, ROUTES_LABEL: ROUTES_VALUE}),
+            opts=pulumi.ResourceOptions.merge(on_cluster, protect))
+        crds_chart, crds_repo = versions.chart_reference(versions.envoy_gateway_chart_repo,
+                                                         versions.envoy_gateway_crds_chart)
+        self.crds = k8s.helm.v4.Chart(
+            f"{name}-crds", chart=crds_chart, version=versions.envoy_gateway_chart_version,
+            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=crds_repo) if crds_repo else None,
+            namespace=CONTROLLER_NAMESPACE, values=crds_values(cfg),
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
+                depends_on=[self.controller_namespace], protect=cfg.protected)))
+        chart, repo = versions.chart_reference(versions.envoy_gateway_chart_repo, versions.envoy_gateway_chart)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release", name=RELEASE, namespace=CONTROLLER_NAMESPACE, chart=chart,
+            version=versions.envoy_gateway_chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
+            values=controller_values(), skip_crds=True,
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
+                depends_on=[self.controller_namespace, self.crds])))
+        after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.crds]))
+        self.gateway_class = custom_resource(
+            f"{name}-class", gateway_class(),
+            pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.crds, self.release])))
+        self.envoy_proxy = custom_resource(
+            f"{name}-envoy-proxy", envoy_proxy(cfg, args.node_port),
+            pulumi.ResourceOptions.merge(after_crds, pulumi.ResourceOptions(depends_on=[self.crds, self.namespace])))
+        self.gateway = custom_resource(
+            f"{name}-gateway", gateway(cfg),
+            pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
+                depends_on=[self.gateway_class, self.envoy_proxy, self.namespace])))
+        self.ready: list[pulumi.Resource] = [self.gateway, self.release]
+        self.name = f"{NAMESPACE}/{GATEWAY}"
+        self.url = in_cluster_url()
+        self.register_outputs({"gateway": self.name, "url": self.url, "appDomain": cfg.app_domain})
