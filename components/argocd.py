@@ -57,6 +57,7 @@ class ArgoCDArgs:
     host_port: int = 8080             # the port on the user's machine (kind only)
     protect: bool = False
     webhook_secret: pulumi.Output[str] | None = None  # generated when None and the webhook is on
+    public_url: str | None = None     # https://argocd.<domain> when the platform Gateway serves Argo CD
 
 
 def chart_values(args: ArgoCDArgs, url: str, webhook_secret: pulumi.Output[str] | None) -> dict:
@@ -84,6 +85,10 @@ def chart_values(args: ArgoCDArgs, url: str, webhook_secret: pulumi.Output[str] 
         # kind maps the host port to this NodePort; TLS is off so http://localhost:<port> works
         # without a certificate on a cluster that only listens on 127.0.0.1.
         values["server"]["service"].update(type="NodePort", nodePortHttp=args.node_port)
+    if args.on_kind or args.public_url:
+        # Behind the Gateway, which terminates TLS, the server must serve plain HTTP: with its own TLS it
+        # would redirect every HTTP request to HTTPS, and the Gateway's HTTP backend would loop
+        # (argo-cd docs operator-manual/ingress.md, "Disable internal TLS"; configs.params server.insecure).
         values["configs"]["params"]["server.insecure"] = True
     if webhook_secret is not None:
         values["configs"]["secret"] = {"githubSecret": webhook_secret}
@@ -119,6 +124,9 @@ class ArgoCD(pulumi.ComponentResource):
         if cfg.external_url:
             self.url = cfg.external_url
             self.port_forward = None
+        elif args.public_url:
+            self.url = args.public_url
+            self.port_forward = None
         elif args.on_kind:
             self.url = f"http://localhost:{args.host_port}"
             self.port_forward = None
@@ -130,7 +138,7 @@ class ArgoCD(pulumi.ComponentResource):
         # Where the pipeline posts its push events: the server Service inside the cluster, plain HTTP
         # when the server runs without TLS (server.insecure), else its self-signed HTTPS port
         # (argo-helm@argo-cd-10.1.1 charts/argo-cd/templates/argocd-server/service.yaml: ports 80 and 443).
-        scheme = "http" if args.on_kind else "https"
+        scheme = "http" if args.on_kind or args.public_url else "https"
         self.in_cluster_webhook_url = f"{scheme}://{SERVER_SERVICE}.{NAMESPACE}.svc.cluster.local/api/webhook"
         self.webhook_secret: pulumi.Output[str] | None = None
         self.webhook_url: str | None = None
@@ -142,7 +150,9 @@ class ArgoCD(pulumi.ComponentResource):
                     f"{name}-webhook-secret", length=40, special=False,
                     opts=pulumi.ResourceOptions(parent=self)).result
             self.webhook_secret = pulumi.Output.secret(secret)
-            self.webhook_url = f"{self.url}/api/webhook"
+            # Only a URL a Git server can reach: the public one, or the one of the user's own ingress.
+            if cfg.external_url or args.public_url:
+                self.webhook_url = f"{self.url}/api/webhook"
 
         self.namespace_resource = k8s.core.v1.Namespace(
             f"{name}-ns",

@@ -92,7 +92,7 @@ def load_test_command(config: PlatformConfig, app: App) -> str:
     provider, so the analysed traffic is the traffic the route splits (Flagger's Gateway API tutorial,
     docs/gitbook/tutorials/gatewayapi-progressive-delivery.md); else at the canary Service directly."""
     canary = app.canary
-    if config.mesh_provider.startswith("gatewayapi") and not canary.gateway and config.gateway_enabled:
+    if config.mesh_provider.startswith("gatewayapi") and not canary.gateway and config.installs_envoy_gateway:
         return f"hey -z 1m -q 10 -c 2 -host {config.host_of(app)} {platform_gateway.in_cluster_url()}/"
     return f"hey -z 1m -q 10 -c 2 http://{deployment_of(app)}-canary.{config.namespace_of(app)}:{canary.port}/"
 

@@ -289,6 +289,7 @@ class FluxImageAutomationArgs:
     git_ssh_private_key: pulumi.Output[str] | None = None
     registry_password: pulumi.Output[str] | None = None
     webhook_token: pulumi.Output[str] | None = None   # generated when None
+    public_base: str | None = None    # https://hooks.<domain> when the platform Gateway serves the Receiver
 
 
 class FluxImageAutomation(pulumi.ComponentResource):
@@ -398,8 +399,10 @@ class FluxImageAutomation(pulumi.ComponentResource):
                 ])),
             pulumi.ResourceOptions.merge(after_install, pulumi.ResourceOptions(depends_on=[webhook_secret])))
         # The path is a one-way digest of the token (it does not reveal it), so the URL is not a secret.
-        self.webhook_url = pulumi.Output.unsecret(self.webhook_token.apply(
-            lambda t: f"http://{RECEIVER_SERVICE}.{NAMESPACE}.svc.cluster.local{webhook_path(t)}"))
+        # The path is derived from the token, and for most Receiver types it is the only credential: the
+        # URL stays a secret.
+        base = args.public_base or f"http://{RECEIVER_SERVICE}.{NAMESPACE}.svc.cluster.local"
+        self.webhook_url = pulumi.Output.secret(self.webhook_token.apply(lambda t: f"{base}{webhook_path(t)}"))
         self.webhook_path_command = (f"kubectl -n {NAMESPACE} get receivers.notification.toolkit.fluxcd.io "
                                      f"{RECEIVER} -o jsonpath='{{.status.webhookPath}}'")
         self.policies = {app.name: f"{NAMESPACE}:{policy_name(cfg, app)}" for app in cfg.apps if app.image_policy}

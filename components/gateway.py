@@ -17,6 +17,19 @@ import pulumi_kubernetes as k8s
 
 from components.config import PlatformConfig
 from components.models import LABELS, ObjectMeta, custom_resource
+from components.models.certmanager import (
+    AcmeIssuer,
+    AcmeSolver,
+    Certificate,
+    CertificateSpec,
+    ClusterIssuer,
+    GatewayHTTPRouteSolver,
+    Http01Solver,
+    IssuerRef,
+    IssuerSpec,
+    SecretKeySelector,
+    SelfSignedIssuer,
+)
 from components.models.gateway import (
     AllowedRoutes,
     EnvoyContainer,
@@ -33,11 +46,14 @@ from components.models.gateway import (
     GatewaySpec,
     KubernetesPatch,
     LabelSelector,
+    LabelSelectorRequirement,
     Listener,
+    ListenerTLS,
     ParametersReference,
     ParentReference,
     ResourceRequirements,
     RouteNamespaces,
+    SecretObjectReference,
 )
 
 NAMESPACE = "gateway-system"                  # the Gateway and its EnvoyProxy
@@ -51,11 +67,19 @@ ENVOY_SERVICE = "gitops-gateway-envoy"
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"   # charts/gateway-helm/values.tmpl.yaml
 HTTP_LISTENER = "http"
 HTTP_PORT = 80
+HTTPS_PORT = 443
+# The platform's own endpoints: one listener per hostname, HTTPS when TLS is on (else HTTP on port 80,
+# distinct from the `http` listener by hostname), open only to the namespaces serving them.
+ARGOCD_LISTENER = "argocd"
+HOOKS_LISTENER = "hooks"
+TLS_SECRET = "gitops-gateway-tls"   # the certificate of both (cert-manager's, or gateway.tls.secretName)
 # Routes attach only from namespaces with this label (the platform labels the app namespaces, and its
 # own that serve routes); a listener's default is its own namespace only (gateway-api@v1.6.1
 # apis/v1/gateway_types.go), and `All` would let any namespace take any hostname.
 ROUTES_LABEL = "gitops-platform/gateway-routes"
 ROUTES_VALUE = "allowed"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+ACME_ACCOUNT_KEY = "gitops-platform-acme-account"
 CRDS_RELEASE = "eg-crds"
 RELEASE = "eg"
 
@@ -90,7 +114,7 @@ def service_annotations(cfg: PlatformConfig) -> dict[str, str] | None:
     return annotations or None
 
 
-def envoy_proxy(cfg: PlatformConfig, node_port: int) -> EnvoyProxy:
+def envoy_proxy(cfg: PlatformConfig, node_port: int, https_node_port: int = 30443) -> EnvoyProxy:
     """How Envoy Gateway runs this Gateway's Envoy: the Service type per cluster flavour, on kind a fixed
     node port (EnvoyProxy has no nodePort field: a strategic-merge patch keyed by port sets it on the
     generated port-80 entry, internal/utils/merge.go) and externalTrafficPolicy Cluster, so the node port
@@ -99,7 +123,11 @@ def envoy_proxy(cfg: PlatformConfig, node_port: int) -> EnvoyProxy:
     kind_service = service_type(cfg)
     patch = None
     if kind_service == "NodePort" and kind:
-        patch = KubernetesPatch(value={"spec": {"ports": [{"port": HTTP_PORT, "nodePort": node_port}]}})
+        # Only ports of listeners that exist: the patch would add a port without a target otherwise.
+        ports = [{"port": HTTP_PORT, "nodePort": node_port}]
+        if cfg.tls_enabled:
+            ports.append({"port": HTTPS_PORT, "nodePort": https_node_port})
+        patch = KubernetesPatch(value={"spec": {"ports": ports}})
     resources = ResourceRequirements(requests=KIND_ENVOY_REQUESTS, limits={"memory": "512Mi"}) if kind else None
     return EnvoyProxy(
         metadata=ObjectMeta(name=ENVOY_PROXY, namespace=NAMESPACE, labels=LABELS),
@@ -121,15 +149,45 @@ def allowed_routes() -> AllowedRoutes:
         from_="Selector", selector=LabelSelector(match_labels={ROUTES_LABEL: ROUTES_VALUE})))
 
 
+def namespaces_only(*names: str) -> AllowedRoutes:
+    """Routes from exactly these namespaces (the API server labels every namespace with its name)."""
+    return AllowedRoutes(namespaces=RouteNamespaces(from_="Selector", selector=LabelSelector(match_expressions=[
+        LabelSelectorRequirement(key="kubernetes.io/metadata.name", operator="In", values=sorted(set(names)))])))
+
+
+def tls_secret(cfg: PlatformConfig) -> str:
+    return cfg.gateway.tls.secret_name or TLS_SECRET
+
+
+def endpoint_listeners(cfg: PlatformConfig, argocd_namespace: str = "argocd") -> list[Listener]:
+    """argocd.<domain> (the UI and /api/webhook) and hooks.<domain> (Tekton's EventListener, Flux's
+    Receiver), when the user set a domain."""
+    if cfg.public_domain is None:
+        return []
+    hook_namespaces = [*([cfg.tekton.namespace] if cfg.tekton_enabled else []),
+                       *(["flux-system"] if cfg.flux_enabled else [])]
+    tls = ListenerTLS(certificate_refs=[SecretObjectReference(name=tls_secret(cfg))]) if cfg.tls_enabled else None
+    protocol, port = ("HTTPS", HTTPS_PORT) if cfg.tls_enabled else ("HTTP", HTTP_PORT)
+    listeners = [Listener(name=ARGOCD_LISTENER, protocol=protocol, port=port, hostname=cfg.argocd_host, tls=tls,
+                          allowed_routes=namespaces_only(argocd_namespace))]
+    if hook_namespaces:
+        listeners.append(Listener(name=HOOKS_LISTENER, protocol=protocol, port=port, hostname=cfg.hooks_host,
+                                  tls=tls, allowed_routes=namespaces_only(*hook_namespaces)))
+    return listeners
+
+
 def gateway(cfg: PlatformConfig) -> Gateway:
+    infrastructure = None
+    if cfg.installs_envoy_gateway:
+        infrastructure = GatewayInfrastructure(parameters_ref=ParametersReference(
+            group="gateway.envoyproxy.io", kind="EnvoyProxy", name=ENVOY_PROXY))
     return Gateway(
         metadata=ObjectMeta(name=GATEWAY, namespace=NAMESPACE, labels=LABELS),
         spec=GatewaySpec(
-            gateway_class_name=GATEWAY_CLASS,
-            infrastructure=GatewayInfrastructure(parameters_ref=ParametersReference(
-                group="gateway.envoyproxy.io", kind="EnvoyProxy", name=ENVOY_PROXY)),
-            listeners=[Listener(name=HTTP_LISTENER, protocol="HTTP", port=HTTP_PORT,
-                                allowed_routes=allowed_routes())]))
+            gateway_class_name=cfg.gateway.class_name or GATEWAY_CLASS,
+            infrastructure=infrastructure,
+            listeners=[Listener(name=HTTP_LISTENER, protocol="HTTP", port=HTTP_PORT, allowed_routes=allowed_routes()),
+                       *endpoint_listeners(cfg)]))
 
 
 def crds_values(cfg: PlatformConfig) -> dict:
@@ -151,55 +209,103 @@ class GatewayArgs:
     config: PlatformConfig
     provider: k8s.Provider
     node_port: int = 30800     # kind: the Envoy Service's node port, mapped to gateway.hostPort
+    https_node_port: int = 30443   # kind with TLS: the node port of the HTTPS listeners
+
+
+def cert_manager_values() -> dict:
+    """cert-manager chart (cert-manager/cert-manager@v1.21.1:deploy/charts/cert-manager/values.yaml): its
+    CRDs with it (kept on uninstall), Gateway API support on (config.gatewayAPI.enabled; the
+    enableGatewayAPI key is deprecated), and small requests (the chart sets none)."""
+    small = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}
+    return {"crds": {"enabled": True, "keep": True},
+            "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1",
+                       "kind": "ControllerConfiguration", "gatewayAPI": {"enabled": True}},
+            "resources": small, "webhook": {"resources": small}, "cainjector": {"resources": small}}
+
+
+def cluster_issuer(cfg: PlatformConfig) -> ClusterIssuer:
+    """Let's Encrypt (ACME HTTP-01 answered through the Gateway's `http` listener: cert-manager creates
+    the solver's HTTPRoute in the Certificate's namespace, pkg/issuer/acme/http/httproute.go), or a
+    self-signed issuer."""
+    if cfg.tls_issuer == "letsencrypt":
+        tls = cfg.gateway.tls
+        spec = IssuerSpec(acme=AcmeIssuer(
+            server=tls.acme_server, email=tls.email, private_key_secret_ref=SecretKeySelector(name=ACME_ACCOUNT_KEY),
+            solvers=[AcmeSolver(http01=Http01Solver(gateway_http_route=GatewayHTTPRouteSolver(
+                parent_refs=[parent_ref(HTTP_LISTENER)])))]))
+    else:
+        spec = IssuerSpec(self_signed=SelfSignedIssuer())
+    return ClusterIssuer(metadata=ObjectMeta(name=f"gitops-platform-{cfg.tls_issuer}", labels=LABELS), spec=spec)
+
+
+def certificate(cfg: PlatformConfig) -> Certificate:
+    hosts = [listener.hostname for listener in endpoint_listeners(cfg)]
+    return Certificate(metadata=ObjectMeta(name=TLS_SECRET, namespace=NAMESPACE, labels=LABELS), spec=CertificateSpec(
+        secret_name=TLS_SECRET, dns_names=hosts, issuer_ref=IssuerRef(name=f"gitops-platform-{cfg.tls_issuer}")))
 
 
 class PlatformGateway(pulumi.ComponentResource):
     """Envoy Gateway (CRD chart rendered and applied server-side, as its install docs do: the
     envoyproxies CRD is too large for a Helm release; the controller chart as a Helm release, which runs
-    its certgen hook), the GatewayClass, and the platform's Gateway with its EnvoyProxy.
-    Outputs: gateway (namespace/name), url (in-cluster), appDomain."""
+    its certgen hook), the GatewayClass, and the platform's Gateway with its EnvoyProxy; with
+    `gateway.className`, only the Gateway on that class. cert-manager and the certificate of the HTTPS
+    listeners when TLS comes from an issuer. Outputs: gateway (namespace/name), url (in-cluster), appDomain."""
 
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gitops-platform:gateway:Gateway", name, None, opts)
         cfg, versions = args.config, args.config.versions
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
         protect = pulumi.ResourceOptions(protect=cfg.protected)
-        self.controller_namespace = k8s.core.v1.Namespace(
-            f"{name}-controller-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=CONTROLLER_NAMESPACE, labels=LABELS),
-            opts=pulumi.ResourceOptions.merge(on_cluster, protect))
+
+        def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(resources)))
+
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={**LABELS, ROUTES_LABEL: ROUTES_VALUE}),
             opts=pulumi.ResourceOptions.merge(on_cluster, protect))
-        crds_chart, crds_repo = versions.chart_reference(versions.envoy_gateway_chart_repo,
-                                                         versions.envoy_gateway_crds_chart)
-        self.crds = k8s.helm.v4.Chart(
-            f"{name}-crds", chart=crds_chart, version=versions.envoy_gateway_chart_version,
-            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=crds_repo) if crds_repo else None,
-            namespace=CONTROLLER_NAMESPACE, values=crds_values(cfg),
-            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
-                depends_on=[self.controller_namespace], protect=cfg.protected)))
-        chart, repo = versions.chart_reference(versions.envoy_gateway_chart_repo, versions.envoy_gateway_chart)
-        self.release = k8s.helm.v3.Release(
-            f"{name}-release", name=RELEASE, namespace=CONTROLLER_NAMESPACE, chart=chart,
-            version=versions.envoy_gateway_chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
-            values=controller_values(), skip_crds=True,
-            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
-                depends_on=[self.controller_namespace, self.crds])))
-        after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.crds]))
-        self.gateway_class = custom_resource(
-            f"{name}-class", gateway_class(),
-            pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.crds, self.release])))
-        self.envoy_proxy = custom_resource(
-            f"{name}-envoy-proxy", envoy_proxy(cfg, args.node_port),
-            pulumi.ResourceOptions.merge(after_crds, pulumi.ResourceOptions(depends_on=[self.crds, self.namespace])))
-        self.gateway = custom_resource(
-            f"{name}-gateway", gateway(cfg),
-            pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
-                depends_on=[self.gateway_class, self.envoy_proxy, self.namespace])))
-        self.ready: list[pulumi.Resource] = [self.gateway, self.release]
+        gateway_needs: list[pulumi.Resource] = [self.namespace]
+        self.crds = self.release = None
+        if cfg.installs_envoy_gateway:
+            controller_namespace = k8s.core.v1.Namespace(
+                f"{name}-controller-namespace",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=CONTROLLER_NAMESPACE, labels=LABELS),
+                opts=pulumi.ResourceOptions.merge(on_cluster, protect))
+            crds_chart, crds_repo = versions.chart_reference(versions.envoy_gateway_chart_repo,
+                                                             versions.envoy_gateway_crds_chart)
+            self.crds = k8s.helm.v4.Chart(
+                f"{name}-crds", chart=crds_chart, version=versions.envoy_gateway_chart_version,
+                repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=crds_repo) if crds_repo else None,
+                namespace=CONTROLLER_NAMESPACE, values=crds_values(cfg),
+                opts=pulumi.ResourceOptions.merge(after(controller_namespace), protect))
+            chart, repo = versions.chart_reference(versions.envoy_gateway_chart_repo, versions.envoy_gateway_chart)
+            self.release = k8s.helm.v3.Release(
+                f"{name}-release", name=RELEASE, namespace=CONTROLLER_NAMESPACE, chart=chart,
+                version=versions.envoy_gateway_chart_version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
+                values=controller_values(), skip_crds=True, opts=after(controller_namespace, self.crds))
+            gateway_class_resource = custom_resource(f"{name}-class", gateway_class(), after(self.crds, self.release))
+            envoy = custom_resource(f"{name}-envoy-proxy", envoy_proxy(cfg, args.node_port, args.https_node_port),
+                                    after(self.crds, self.namespace))
+            gateway_needs += [gateway_class_resource, envoy]
+        self.cert_manager = None
+        if cfg.installs_cert_manager:
+            cm_namespace = k8s.core.v1.Namespace(
+                f"{name}-cert-manager-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=CERT_MANAGER_NAMESPACE,
+                                                                                      labels=LABELS),
+                opts=pulumi.ResourceOptions.merge(on_cluster, protect))
+            # The Gateway API CRDs must exist first: cert-manager exits at start without them
+            # (pkg/controller/context.go, "the Gateway API CRDs do not seem to be present").
+            self.cert_manager = k8s.helm.v3.Release(
+                f"{name}-cert-manager", name="cert-manager", namespace=CERT_MANAGER_NAMESPACE,
+                chart=versions.cert_manager_chart, version=versions.cert_manager_chart_version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.cert_manager_chart_repo),
+                values=cert_manager_values(), skip_crds=True,
+                opts=after(cm_namespace, *([self.crds] if self.crds else [])))
+            issuer = custom_resource(f"{name}-issuer", cluster_issuer(cfg), after(self.cert_manager))
+            gateway_needs.append(custom_resource(f"{name}-certificate", certificate(cfg),
+                                                 after(issuer, self.namespace)))
+        self.gateway = custom_resource(f"{name}-gateway", gateway(cfg), after(*gateway_needs))
         self.name = f"{NAMESPACE}/{GATEWAY}"
-        self.url = in_cluster_url()
+        self.url = in_cluster_url() if cfg.installs_envoy_gateway else None
         self.register_outputs({"gateway": self.name, "url": self.url, "appDomain": cfg.app_domain})

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import endpoints
 from components.applications import ArgoApplications, ArgoApplicationsArgs
 from components.argocd import ArgoCD, ArgoCDArgs
 from components.cluster import ClusterArgs, NodePorts, create_cluster
@@ -14,6 +15,8 @@ from components.flagger import Flagger, FlaggerArgs
 from components.flux import FluxImageAutomation, FluxImageAutomationArgs
 from components.gateway import CONTROLLER_NAMESPACE as GATEWAY_CONTROLLER_NAMESPACE
 from components.gateway import ENVOY_SERVICE, ROUTES_LABEL, ROUTES_VALUE, GatewayArgs, PlatformGateway
+from components.gateway import GATEWAY as GATEWAY_NAME
+from components.gateway import NAMESPACE as GATEWAY_NAMESPACE
 from components.models import LABELS
 from components.tekton import Tekton, TektonArgs
 
@@ -51,7 +54,9 @@ class GitOpsPlatform(pulumi.ComponentResource):
             ClusterArgs(config=cfg.cluster, cluster_name=cfg.cluster_name, environment=cfg.environment,
                         node_ports=self.node_ports, kind_node_image=cfg.versions.kind_node_image,
                         kind_version=cfg.versions.kind_version,
-                        gateway_host_port=cfg.gateway.host_port if cfg.gateway_enabled else None),
+                        gateway_host_port=cfg.gateway.host_port if cfg.installs_envoy_gateway else None,
+                        gateway_https_host_port=(cfg.gateway.https_host_port
+                                                 if cfg.installs_envoy_gateway and cfg.tls_enabled else None)),
             pulumi.ResourceOptions(parent=self, protect=protect))
         self.provider = self.cluster.provider
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
@@ -80,16 +85,24 @@ class GitOpsPlatform(pulumi.ComponentResource):
         self.gateway = None
         if cfg.gateway_enabled:
             self.gateway = PlatformGateway(
-                f"{name}-gateway", GatewayArgs(config=cfg, provider=self.provider, node_port=self.node_ports.gateway),
+                f"{name}-gateway", GatewayArgs(config=cfg, provider=self.provider, node_port=self.node_ports.gateway,
+                                               https_node_port=self.node_ports.gateway_https),
                 pulumi.ResourceOptions(parent=self))
             self.outputs["gateway"] = self.gateway.name
-            self.outputs["gatewayUrl"] = (f"http://127.0.0.1:{cfg.gateway.host_port}" if on_kind else
-                                          f"kubectl -n {GATEWAY_CONTROLLER_NAMESPACE} get service {ENVOY_SERVICE}")
+            if not cfg.installs_envoy_gateway:
+                self.outputs["gatewayUrl"] = (f"kubectl -n {GATEWAY_NAMESPACE} get gateway {GATEWAY_NAME} "
+                                              "-o jsonpath='{.status.addresses}'")
+            elif on_kind:
+                self.outputs["gatewayUrl"] = f"http://127.0.0.1:{cfg.gateway.host_port}"
+            else:
+                self.outputs["gatewayUrl"] = (f"kubectl -n {GATEWAY_CONTROLLER_NAMESPACE} get service {ENVOY_SERVICE} "
+                                              "-o jsonpath='{.status.loadBalancer.ingress}'")
         self.argocd = ArgoCD(
             f"{name}-argocd",
             ArgoCDArgs(argocd=cfg.argocd, versions=cfg.versions, provider=self.provider, on_kind=on_kind,
                        node_port=self.node_ports.argocd, host_port=cfg.cluster.kind.argocd_host_port,
-                       protect=protect, webhook_secret=args.secrets.argocd_webhook_secret),
+                       protect=protect, webhook_secret=args.secrets.argocd_webhook_secret,
+                       public_url=endpoints.argocd_public_url(cfg)),
             pulumi.ResourceOptions(parent=self))
         self.argocd_apps = ArgoApplications(
             f"{name}-argocd-apps",
@@ -106,6 +119,7 @@ class GitOpsPlatform(pulumi.ComponentResource):
             self.outputs["argocdPortForward"] = self.argocd.port_forward
         if self.argocd.webhook_url is not None:
             self.outputs["argocdWebhookUrl"] = self.argocd.webhook_url
+        if self.argocd.webhook_secret is not None:
             self.outputs["argocdWebhookSecret"] = self.argocd.webhook_secret
 
         if cfg.tekton_enabled:
@@ -123,8 +137,11 @@ class GitOpsPlatform(pulumi.ComponentResource):
                            dashboard_host_port=cfg.cluster.kind.dashboard_host_port if on_kind else None),
                 on_cluster)
             self.outputs["tektonDashboardUrl"] = self.tekton.dashboard_url
-            self.outputs["tektonWebhookUrl"] = self.tekton.webhook_url
-            self.outputs["tektonWebhookHint"] = self.tekton.webhook_hint
+            # A URL only where something can deliver to it: the public one, else (kind) the in-cluster one
+            # for a Git server in the cluster; `webhooks` says what to register where.
+            public = endpoints.tekton_public_url(cfg)
+            if public or on_kind:
+                self.outputs["tektonWebhookUrl"] = public or self.tekton.webhook_url
             self.outputs["tektonWebhookSecret"] = self.tekton.webhook_secret
 
         if cfg.flux_enabled:
@@ -134,9 +151,11 @@ class GitOpsPlatform(pulumi.ComponentResource):
                                         git_token=args.secrets.git_token,
                                         git_ssh_private_key=args.secrets.git_ssh_private_key,
                                         registry_password=args.secrets.registry_password,
-                                        webhook_token=args.secrets.flux_webhook_token),
+                                        webhook_token=args.secrets.flux_webhook_token,
+                                        public_base=endpoints.flux_public_base(cfg)),
                 pulumi.ResourceOptions(parent=self))
-            self.outputs["fluxWebhookUrl"] = self.flux.webhook_url
+            if endpoints.flux_public_base(cfg):
+                self.outputs["fluxWebhookUrl"] = self.flux.webhook_url
             self.outputs["fluxWebhookToken"] = self.flux.webhook_token
             self.outputs["fluxWebhookPathCommand"] = self.flux.webhook_path_command
             self.outputs["fluxImagePolicies"] = self.flux.policies
@@ -153,5 +172,18 @@ class GitOpsPlatform(pulumi.ComponentResource):
                 port = f":{cfg.gateway.host_port}" if on_kind else ""
                 self.outputs["canaryUrls"] = {app.name: f"http://{cfg.host_of(app)}{port}/"
                                               for app in cfg.apps if app.has_canary and not app.canary.gateway}
+
+        serving = {self.argocd.namespace: self.argocd.namespace_resource}
+        if cfg.tekton_enabled:
+            serving[cfg.tekton.namespace] = self.tekton.identity.namespace
+        if cfg.flux_enabled:
+            serving["flux-system"] = self.flux.install.namespace
+        self.endpoints = endpoints.PlatformEndpoints(
+            f"{name}-endpoints",
+            endpoints.EndpointsArgs(config=cfg, provider=self.provider,
+                                    gateway=self.gateway.gateway if self.gateway else None, namespaces=serving,
+                                    argocd_namespace=self.argocd.namespace),
+            pulumi.ResourceOptions(parent=self))
+        self.outputs["webhooks"] = endpoints.webhooks_output(cfg, cfg.argocd.webhook, cfg.argocd.external_url)
 
         self.register_outputs(self.outputs)

@@ -114,6 +114,16 @@ class Versions(BaseModel):
     envoy_gateway_chart_version: str = "v1.9.0"
     envoy_gateway_chart_repo: str = "oci://docker.io/envoyproxy"
 
+    # cert-manager for the Gateway's HTTPS listeners (Gateway API support through config.gatewayAPI; the
+    # chart's version is its git tag, make/manifests.mk).
+    cert_manager_chart: str = "cert-manager"
+    cert_manager_chart_version: str = "v1.21.1"
+    cert_manager_chart_repo: str = "https://charts.jetstack.io"
+
+    # The webhook relay client (webhooks.relay): gosmee, runs as uid 1001.
+    image_relay: str = ("ghcr.io/chmouel/gosmee:v0.32.0"
+                        "@sha256:60b8db1f68cc4b72366fff941fb2db9a53c3b7a94f23a5e45bd10a777cf7be2f")
+
     # The Prometheus the canary analysis queries (when flagger.prometheus is unset). Runs as nobody (65534).
     image_prometheus: str = ("docker.io/prom/prometheus:v3.15.0"
                              "@sha256:efd719c99d83b060d9daefdcf00360461adf279f45ef5391f8d111892118753e")

@@ -1,6 +1,9 @@
 """Each cluster flavour gives the same interface: a provider fed by a secret kubeconfig."""
 from __future__ import annotations
 
+import json
+
+import pytest
 import yaml
 
 from components.cluster.base import NodePorts
@@ -93,3 +96,100 @@ def test_invalid_config_creates_nothing(run, base_config):
     assert result.errors == ["gitops-platform:apps[1].namespace: 'Book_Dev' is not a valid Kubernetes namespace "
                              "name (DNS-1123 label: lower-case letters, digits and '-', at most 63 characters, "
                              "starting and ending with a letter or digit)"]
+
+
+def eks_config(base_config, **eks):
+    base_config["cluster"] = {"provider": "eks", "name": "gitops-prod", "eks": {"region": "eu-west-1", **eks}}
+    return base_config
+
+
+def test_eks_builds_a_vpc_with_private_nodes_and_tagged_public_subnets(run, base_config):
+    result = run(eks_config(base_config), stack="prod")
+    [vpc] = result.of_type("awsx:ec2:Vpc")
+    specs = {s["type"]: s for s in vpc.inputs["subnetSpecs"]}
+    assert specs["Private"]["tags"] == {"kubernetes.io/role/internal-elb": "1"}
+    assert specs["Public"]["tags"] == {"kubernetes.io/role/elb": "1"}
+    assert vpc.inputs["natGateways"] == {"strategy": "Single"}
+    [cluster] = result.of_type("eks:index:Cluster")
+    assert cluster.inputs["vpcId"] == "vpc-0123456789abcdef0"
+    assert cluster.inputs["privateSubnetIds"] == ["subnet-0000000000000000a", "subnet-0000000000000000b"]
+    assert cluster.inputs["publicSubnetIds"] == ["subnet-0000000000000000c", "subnet-0000000000000000d"]
+    [nodes] = result.of_type("eks:index:ManagedNodeGroup")
+    assert nodes.inputs["subnetIds"] == cluster.inputs["privateSubnetIds"]
+    # a Kubernetes version in standard support, the kind node image's minor
+    assert cluster.inputs["version"] == "1.35"
+    assert result.find("Namespace", "argocd").inputs["metadata"]["name"] == "argocd"
+
+
+def test_eks_uses_the_users_vpc_and_subnets_when_named(run, base_config):
+    result = run(eks_config(base_config, vpcId="vpc-0a1b2c3d4e5f67890", privateSubnetIds=["subnet-0a1b2c3d4e5f67891"],
+                            publicSubnetIds=["subnet-0a1b2c3d4e5f67892"]), stack="prod")
+    assert result.errors == []
+    assert not result.of_type("awsx:ec2:Vpc")
+    [cluster] = result.of_type("eks:index:Cluster")
+    assert (cluster.inputs["vpcId"], cluster.inputs["privateSubnetIds"], cluster.inputs["publicSubnetIds"]) == \
+        ("vpc-0a1b2c3d4e5f67890", ["subnet-0a1b2c3d4e5f67891"], ["subnet-0a1b2c3d4e5f67892"])
+
+
+def test_eks_access_entries_make_a_preview_role_a_reader_and_nothing_more(run, base_config):
+    result = run(eks_config(base_config), stack="prod")
+    [cluster] = result.of_type("eks:index:Cluster")
+    assert cluster.inputs["authenticationMode"] == "API"
+    assert "accessEntries" not in cluster.inputs or not cluster.inputs["accessEntries"]
+    assert "instanceRoles" not in cluster.inputs    # refused in API mode; EKS makes the node group's entry
+    role = "arn:aws:iam::123456789012:role/ci-preview"
+    [cluster] = run(eks_config(base_config, previewRoleArn=role), stack="prod").of_type("eks:index:Cluster")
+    assert cluster.inputs["accessEntries"] == {"preview": {
+        "principalArn": role,
+        "accessPolicies": {"view": {"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                                    "accessScope": {"type": "cluster"}}}}}
+
+
+def test_eks_workspace_claims_bind_through_the_ebs_csi_driver_and_a_default_gp3_class(run, base_config):
+    result = run(eks_config(base_config), stack="prod")
+    [addon] = result.of_type("eks:index:Addon")
+    assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
+    roles = {r.name: r for r in result.of_type("aws:iam/role:Role")}
+    ebs_role = roles["gitops-cluster-ebs-csi-role"]
+    trust = json.loads(ebs_role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Principal"]["Federated"].startswith("arn:aws:iam::") and ":oidc-provider/" in trust["Principal"]["Federated"]
+    issuer = "oidc.eks.mock.amazonaws.com/id/MOCK"
+    assert trust["Condition"]["StringEquals"] == {
+        f"{issuer}:sub": "system:serviceaccount:kube-system:ebs-csi-controller-sa", f"{issuer}:aud": "sts.amazonaws.com"}
+    [attachment] = [r for r in result.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                    if r.name == "gitops-cluster-ebs-csi-policy"]
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    by_urn = result.by_urn()
+    assert {by_urn[u].type for u in addon.dependencies} >= {"eks:index:ManagedNodeGroup",
+                                                            "aws:iam/rolePolicyAttachment:RolePolicyAttachment"}
+    [sc] = [r for r in result.k8s_objects() if r.inputs["kind"] == "StorageClass"]
+    assert sc.inputs["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
+    assert sc.inputs["provisioner"] == "ebs.csi.aws.com" and sc.inputs["parameters"]["type"] == "gp3"
+    assert sc.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert addon.urn in sc.dependencies
+    # the Tekton workspace claims use the default class (or tekton.storageClass)
+    template = result.find("TriggerTemplate", "gitops-ci-run", "gitops-ci").inputs["spec"]["resourcetemplates"][0]
+    claim = template["spec"]["workspaces"][0]["volumeClaimTemplate"]["spec"]
+    assert "storageClassName" not in claim
+
+
+def test_kind_and_existing_clusters_get_no_storage_class_of_the_platforms(run, base_config):
+    for provider in ("kind", "existing"):
+        base_config["cluster"] = {"provider": provider}
+        assert not [r for r in run(base_config).k8s_objects() if r.inputs["kind"] == "StorageClass"]
+
+
+@pytest.mark.parametrize("eks, line", [
+    ({"vpcId": "vpc-0a1b2c3d4e5f67890"},
+     "gitops-platform:cluster.eks.privateSubnetIds: and publicSubnetIds are both needed with vpcId (nodes go in the "
+     "private subnets, the Gateway's load balancer in the public ones)"),
+    ({"privateSubnetIds": ["subnet-0a1b2c3d4e5f67891"]},
+     "gitops-platform:cluster.eks.vpcId: is needed with subnet ids (they belong to a VPC)"),
+    ({"vpcId": "vpc-1"}, "gitops-platform:cluster.eks.vpcId: 'vpc-1' is not a VPC id like vpc-0a1b2c3d4e5f67890"),
+    ({"previewRoleArn": "ci-preview"},
+     "gitops-platform:cluster.eks.previewRoleArn: 'ci-preview' is not an IAM role or user ARN like "
+     "arn:aws:iam::123456789012:role/ci-preview"),
+])
+def test_bad_eks_network_and_access_settings_are_config_errors(run, base_config, eks, line):
+    assert run(eks_config(base_config, **eks), stack="prod").errors == [line]

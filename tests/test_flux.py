@@ -267,6 +267,7 @@ def test_ssh_config_repo_uses_the_deploy_key_and_verified_host_keys(run, flux_co
 
 def test_webhook_receiver_url_and_token(run, flux_config):
     token = "known-flux-webhook-token"
+    flux_config["gateway"] = {"domain": "gitops.example.com"}
     result = run(flux_config, secrets={"gitToken": "t", "fluxWebhookToken": token})
     receiver = result.find("Receiver", "gitops-webhook", "flux-system")
     assert receiver.inputs["spec"]["type"] == "quay"
@@ -274,9 +275,11 @@ def test_webhook_receiver_url_and_token(run, flux_config):
     kinds = {r["kind"] for r in receiver.inputs["spec"]["resources"]}
     assert kinds == {"ImageRepository", "GitRepository"}
     digest = hashlib.sha256((token + "gitops-webhook" + "flux-system").encode()).hexdigest()
-    assert result.outputs["fluxWebhookUrl"] == \
-        f"http://webhook-receiver.flux-system.svc.cluster.local/hook/{digest}"
-    assert token not in result.outputs["fluxWebhookUrl"]
+    # served on the platform Gateway (kind: plain HTTP unless gateway.tls says otherwise); the path is
+    # derived from the token and is the only credential of most Receiver types: a secret output
+    assert result.raw_outputs["fluxWebhookUrl"] == f"http://hooks.gitops.example.com/hook/{digest}"
+    assert "fluxWebhookUrl" in result.secret_outputs
+    assert token not in result.raw_outputs["fluxWebhookUrl"]
     assert "fluxWebhookToken" in result.secret_outputs and result.raw_outputs["fluxWebhookToken"] == token
     assert "status.webhookPath" in result.outputs["fluxWebhookPathCommand"]
     secret = result.find("Secret", "gitops-webhook-token", "flux-system")
@@ -288,12 +291,18 @@ def test_webhook_receiver_url_and_token(run, flux_config):
 
 
 def test_webhook_token_is_generated_when_not_set(run, flux_config):
+    flux_config["gateway"] = {"domain": "gitops.example.com"}
     result = run(flux_config)
     assert [r for r in result.of_type("random:index/randomPassword:RandomPassword") if "flux" in r.name]
     assert result.raw_outputs["fluxWebhookToken"] == FAKE_GENERATED
     assert "fluxWebhookToken" in result.secret_outputs
     digest = hashlib.sha256((FAKE_GENERATED + "gitops-webhook" + "flux-system").encode()).hexdigest()
-    assert result.outputs["fluxWebhookUrl"].endswith(f"/hook/{digest}")
+    assert result.raw_outputs["fluxWebhookUrl"].endswith(f"/hook/{digest}")
+    # without a domain nothing outside the cluster reaches the Receiver: no URL, and the reason
+    del flux_config["gateway"]
+    result = run(flux_config)
+    assert "fluxWebhookUrl" not in result.outputs
+    assert "not reachable from outside the cluster" in result.outputs["webhooks"]["flux"]
 
 
 @pytest.mark.parametrize("server, expected", [

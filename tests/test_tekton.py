@@ -519,10 +519,15 @@ def test_configured_webhook_secret_is_used_instead(run, base_config):
     assert matches, "secret data differs from what was set (values are not shown)"
 
 
-def test_webhook_url_and_exposure_hint_are_outputs(run, base_config):
+def test_webhook_url_and_what_to_register_are_outputs(run, base_config):
     result = run(base_config)
+    # kind: only a Git server in the cluster can deliver, to the in-cluster URL
     assert result.outputs["tektonWebhookUrl"] == "http://el-gitops-ci.gitops-ci.svc.cluster.local:8080"
-    assert "port-forward svc/el-gitops-ci 8080" in result.outputs["tektonWebhookHint"]
+    assert "webhooks.relay.url" in result.outputs["webhooks"]["tekton"]
+    base_config["cluster"] = {"provider": "existing"}
+    result = run(base_config)
+    assert "tektonWebhookUrl" not in result.outputs
+    assert "set gateway.domain" in result.outputs["webhooks"]["tekton"]
 
 
 # ---------------------------------------------------------------- installs and the graph

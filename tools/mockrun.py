@@ -177,6 +177,13 @@ class PlatformMocks(pulumi_mocks.Mocks):
         elif args.typ == "eks:index:Cluster":
             outputs["kubeconfigJson"] = json.dumps(yaml.safe_load(FAKE_KUBECONFIG))
             outputs["kubeconfig"] = yaml.safe_load(FAKE_KUBECONFIG)
+            outputs["oidcProviderArn"] = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.mock.amazonaws.com/id/MOCK"
+            outputs["oidcIssuer"] = "oidc.eks.mock.amazonaws.com/id/MOCK"
+        elif args.typ == "awsx:ec2:Vpc":
+            # Not the inputs: its natGateways input (a setting) and output (the gateways) differ in type.
+            outputs = {"vpcId": "vpc-0123456789abcdef0",
+                       "privateSubnetIds": ["subnet-0000000000000000a", "subnet-0000000000000000b"],
+                       "publicSubnetIds": ["subnet-0000000000000000c", "subnet-0000000000000000d"]}
         elif args.typ == "kubernetes:helm.sh/v3:Release":
             outputs["status"] = {"name": args.inputs.get("name") or args.name,
                                  "namespace": args.inputs.get("namespace", "default"), "status": "deployed"}

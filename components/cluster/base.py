@@ -12,6 +12,7 @@ class NodePorts:
     argocd: int = 30080
     dashboard: int = 30900
     gateway: int = 30800        # the platform Gateway's HTTP listener (Envoy Service port 80)
+    gateway_https: int = 30443  # its HTTPS listeners (port 443), when TLS is on
 
 
 @dataclass(frozen=True)
@@ -23,3 +24,4 @@ class ClusterArgs:
     kind_node_image: str = ""      # versions.kindNodeImage
     kind_version: str = ""         # versions.kindVersion: the kind release that node image was built for
     gateway_host_port: int | None = None   # kind: host port mapped to the Gateway's NodePort (None: no Gateway)
+    gateway_https_host_port: int | None = None   # kind: host port mapped to its HTTPS NodePort (None: no TLS)

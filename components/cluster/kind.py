@@ -34,6 +34,10 @@ def kind_config(args: ClusterArgs) -> str:
         control_plane["extraPortMappings"].append(
             {"containerPort": args.node_ports.gateway, "hostPort": args.gateway_host_port,
              "listenAddress": "127.0.0.1", "protocol": "TCP"})
+    if args.gateway_https_host_port is not None:
+        control_plane["extraPortMappings"].append(
+            {"containerPort": args.node_ports.gateway_https, "hostPort": args.gateway_https_host_port,
+             "listenAddress": "127.0.0.1", "protocol": "TCP"})
     workers = [{"role": "worker", "image": args.kind_node_image} for _ in range(kind.workers)]
     document = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "name": args.cluster_name,
                 "nodes": [control_plane, *workers]}

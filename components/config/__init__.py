@@ -24,7 +24,7 @@ from components.config.base import (
 )
 from components.config.cluster import ClusterConfig, EksCluster, ExistingCluster, KindCluster
 from components.config.flux import INGRESS_PROVIDERS, MESH_PROVIDERS, Features, FlaggerConfig, FluxConfig
-from components.config.gateway import GatewayConfig
+from components.config.gateway import GatewayConfig, TlsConfig
 from components.config.loader import (
     ENVIRONMENTS,
     RETIRED_KEYS,
@@ -38,13 +38,14 @@ from components.config.loader import (
 from components.config.platform import RESERVED_NAMESPACES, PlatformConfig
 from components.config.repos import ConfigRepo, Registry
 from components.config.tekton import TektonConfig
+from components.config.webhooks import Relay, WebhooksConfig
 
 __all__ = [
     "App", "AppOfApps", "ArgoCDConfig", "Build", "Canary", "CanaryMetric", "GatewayConfig", "ClusterConfig", "ConfigError", "ConfigRepo",
     "DeployerRule", "ENVIRONMENTS", "EksCluster", "ExistingCluster", "FlaggerConfig", "FluxConfig", "Features",
     "INGRESS_PROVIDERS", "ImagePolicy", "KindCluster", "MESH_PROVIDERS", "Model", "PROJECT", "PlatformConfig",
     "PlatformConfigErrors", "RESERVED_NAMESPACES", "RETIRED_KEYS", "Registry", "SECRET_KEYS", "SyncWindow",
-    "TektonConfig", "app_of_apps_names", "canary_wait_seconds", "check_duration", "check_git_ref", "check_repo_path",
+    "Relay", "TektonConfig", "TlsConfig", "WebhooksConfig", "app_of_apps_names", "canary_wait_seconds", "check_duration", "check_git_ref", "check_repo_path",
     "combination_problems", "dns_label", "duration_seconds", "glob_regex", "is_cluster_local", "load_config",
     "read_stack", "repo_host", "repo_is_ssh", "secret_problems",
 ]

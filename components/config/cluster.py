@@ -39,9 +39,21 @@ class KindCluster(Model):
         return self.workers or 1
 
 
+ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}")
+
+
 class EksCluster(Model):
     region: str | None = None
+    # In EKS standard support until 2027-03-27, and the minor of the pinned kind node image.
     version: str = "1.35"
+    # An existing VPC instead of the one the platform builds: nodes go in the private subnets, internet-
+    # facing load balancers in the public ones (tagged kubernetes.io/role/elb).
+    vpc_id: str | None = None
+    private_subnet_ids: list[str] = Field(default_factory=list)
+    public_subnet_ids: list[str] = Field(default_factory=list)
+    # An IAM role that may read the cluster (EKS access policy AmazonEKSViewPolicy: no Secrets), for the
+    # `pulumi preview` of pull requests. The identity running `pulumi up` is the cluster's admin.
+    preview_role_arn: str | None = None
     instance_type: str = "t3.large"
     desired_nodes: int = Field(3, ge=1, le=100)
     min_nodes: int = Field(3, ge=1, le=100)
@@ -52,6 +64,30 @@ class EksCluster(Model):
     def _region(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]", value):
             raise ValueError(f"{value!r} is not an AWS region like us-west-2")
+        return value
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"vpc-[0-9a-f]{8}([0-9a-f]{9})?", value):
+            raise ValueError(f"{value!r} is not a VPC id like vpc-0a1b2c3d4e5f67890")
+        return value
+
+    @field_validator("private_subnet_ids", "public_subnet_ids")
+    @classmethod
+    def _subnets(cls, value: list[str]) -> list[str]:
+        bad = [s for s in value if not re.fullmatch(r"subnet-[0-9a-f]{8}([0-9a-f]{9})?", s)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a subnet id like subnet-0a1b2c3d4e5f67890")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a subnet twice")
+        return value
+
+    @field_validator("preview_role_arn")
+    @classmethod
+    def _arn(cls, value: str | None) -> str | None:
+        if value is not None and not ARN.fullmatch(value):
+            raise ValueError(f"{value!r} is not an IAM role or user ARN like arn:aws:iam::123456789012:role/ci-preview")
         return value
 
     @field_validator("version")
@@ -70,9 +106,19 @@ class EksCluster(Model):
 
     @model_validator(mode="after")
     def _sizes(self):
+        errors = []
         if not self.min_nodes <= self.desired_nodes <= self.max_nodes:
-            raise PlatformConfigErrors([("desiredNodes", f"must satisfy minNodes <= desiredNodes <= maxNodes "
-                                         f"(got {self.min_nodes} <= {self.desired_nodes} <= {self.max_nodes})")])
+            errors.append(("desiredNodes", f"must satisfy minNodes <= desiredNodes <= maxNodes "
+                           f"(got {self.min_nodes} <= {self.desired_nodes} <= {self.max_nodes})"))
+        if self.vpc_id and not (self.private_subnet_ids and self.public_subnet_ids):
+            errors.append(("privateSubnetIds", "and publicSubnetIds are both needed with vpcId (nodes go in the "
+                           "private subnets, the Gateway's load balancer in the public ones)"))
+        if not self.vpc_id and (self.private_subnet_ids or self.public_subnet_ids):
+            errors.append(("vpcId", "is needed with subnet ids (they belong to a VPC)"))
+        if set(self.private_subnet_ids) & set(self.public_subnet_ids):
+            errors.append(("publicSubnetIds", "shares a subnet with privateSubnetIds"))
+        if errors:
+            raise PlatformConfigErrors(errors)
         return self
 
 

@@ -13,6 +13,7 @@ from components.config.flux import INGRESS_PROVIDERS, Features, FlaggerConfig, F
 from components.config.gateway import GatewayConfig
 from components.config.repos import ConfigRepo, Registry
 from components.config.tekton import TektonConfig
+from components.config.webhooks import WebhooksConfig
 from components.versions import Versions
 
 # Namespaces the platform's components own, or Kubernetes itself: no app, and no second component, may
@@ -40,6 +41,7 @@ class PlatformConfig(Model):
     flux: FluxConfig = FluxConfig()
     flagger: FlaggerConfig = FlaggerConfig()
     gateway: GatewayConfig = GatewayConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     protect: bool | None = None  # default: true in prod
 
     # ---- derived values every component uses, so the defaults live in one place
@@ -108,6 +110,42 @@ class PlatformConfig(Model):
         if self.gateway.domain:
             return self.gateway.domain
         return "localhost" if self.cluster.provider == "kind" else f"{self.environment}.gitops.internal"
+
+    @property
+    def installs_envoy_gateway(self) -> bool:
+        return self.gateway_enabled and self.gateway.class_name is None
+
+    @property
+    def public_domain(self) -> str | None:
+        """The domain the platform's own endpoints (argocd.<domain>, hooks.<domain>) are served under:
+        only a domain the user set (the kind default `localhost` is for apps on this machine)."""
+        return self.gateway.domain if self.gateway_enabled and self.gateway.domain else None
+
+    @property
+    def tls_issuer(self) -> str:
+        """letsencrypt | selfsigned | secret (the user's Secret) | none: how the HTTPS listeners get a
+        certificate; none without a public domain (then there are no such listeners)."""
+        if self.public_domain is None:
+            return "none"
+        if self.gateway.tls.secret_name:
+            return "secret"
+        return self.gateway.tls.issuer or ("none" if self.cluster.provider == "kind" else "letsencrypt")
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_issuer != "none"
+
+    @property
+    def installs_cert_manager(self) -> bool:
+        return self.tls_issuer in ("letsencrypt", "selfsigned")
+
+    @property
+    def argocd_host(self) -> str | None:
+        return f"argocd.{self.public_domain}" if self.public_domain else None
+
+    @property
+    def hooks_host(self) -> str | None:
+        return f"hooks.{self.public_domain}" if self.public_domain else None
 
     def host_of(self, app: App) -> str:
         return (app.canary.host if app.canary and app.canary.host else None) or f"{app.name}.{self.app_domain}"
@@ -185,10 +223,23 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
         if cfg.tekton.git_auth == "ssh" and not repo_is_ssh(repo.url):
             errors.append(("tekton.gitAuth", "'ssh' needs an ssh:// or git@host:path configRepo.url"))
     kind = cfg.cluster.kind
-    if cfg.gateway_enabled and cfg.cluster.provider == "kind" \
+    on_kind = cfg.cluster.provider == "kind"
+    if cfg.gateway_enabled and on_kind \
             and cfg.gateway.host_port in (kind.argocd_host_port, kind.dashboard_host_port):
         errors.append(("gateway.hostPort", f"{cfg.gateway.host_port} is already cluster.kind's Argo CD or dashboard "
                        "host port; choose another"))
+    if cfg.tls_enabled and on_kind and cfg.gateway.https_host_port in (
+            kind.argocd_host_port, kind.dashboard_host_port, cfg.gateway.host_port):
+        errors.append(("gateway.httpsHostPort", f"{cfg.gateway.https_host_port} is already another host port of "
+                       "the kind cluster; choose another"))
+    if cfg.tls_issuer == "letsencrypt" and not cfg.gateway.tls.email:
+        errors.append(("gateway.tls.email", "is required for Let's Encrypt (the ACME account's contact), or set "
+                       "gateway.tls.issuer: selfsigned, or secretName"))
+    if cfg.gateway.class_name and not cfg.gateway_enabled:
+        errors.append(("gateway.className", "is set but gateway.enabled is false"))
+    if cfg.gateway_enabled and cfg.gateway.class_name and cfg.gateway.service_type:
+        errors.append(("gateway.serviceType", "configures the Envoy Gateway the platform installs; with className "
+                       "your GatewayClass's implementation decides how the Gateway is exposed"))
     if cfg.argocd.ha and cfg.cluster.provider == "kind" and cfg.cluster.kind.schedulable_nodes < 3:
         errors.append(("argocd.ha", f"needs 3 schedulable nodes (redis-ha's pods refuse to share a node), and this "
                        f"kind cluster has {cfg.cluster.kind.schedulable_nodes}: set cluster.kind.workers to 3 or more"))

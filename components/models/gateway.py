@@ -22,8 +22,15 @@ class GatewayClass(CustomObject):
     spec: GatewayClassSpec
 
 
+class LabelSelectorRequirement(K8sModel):
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] | None = None
+
+
 class LabelSelector(K8sModel):
-    match_labels: dict[str, str]
+    match_labels: dict[str, str] | None = None
+    match_expressions: list[LabelSelectorRequirement] | None = None
 
 
 class RouteNamespaces(K8sModel):
@@ -87,6 +94,52 @@ class ParentReference(K8sModel):
     section_name: str | None = None
 
 
+class PathMatch(K8sModel):
+    type: Literal["PathPrefix", "Exact"] = "PathPrefix"
+    value: str
+
+
+class RouteMatch(K8sModel):
+    path: PathMatch
+
+
+class PathRewrite(K8sModel):
+    type: Literal["ReplacePrefixMatch", "ReplaceFullPath"] = "ReplacePrefixMatch"
+    replace_prefix_match: str | None = None
+
+
+class URLRewrite(K8sModel):
+    path: PathRewrite
+
+
+class RouteFilter(K8sModel):
+    type: Literal["URLRewrite"] = "URLRewrite"
+    url_rewrite: URLRewrite
+
+
+class BackendRef(K8sModel):
+    name: str
+    port: int
+
+
+class RouteRule(K8sModel):
+    matches: list[RouteMatch]
+    filters: list[RouteFilter] | None = None
+    backend_refs: list[BackendRef]
+
+
+class HTTPRouteSpec(K8sModel):
+    parent_refs: list[ParentReference]
+    hostnames: list[str]
+    rules: list[RouteRule]
+
+
+class HTTPRoute(CustomObject):
+    api_version: ClassVar[str] = GATEWAY_API
+    kind: ClassVar[str] = "HTTPRoute"
+    spec: HTTPRouteSpec
+
+
 # ---------------------------------------------------------------- Envoy Gateway
 class ResourceRequirements(K8sModel):
     requests: dict[str, str] | None = None
@@ -133,3 +186,39 @@ class EnvoyProxy(CustomObject):
     api_version: ClassVar[str] = ENVOY_GATEWAY
     kind: ClassVar[str] = "EnvoyProxy"
     spec: EnvoyProxySpec
+
+
+class PolicyTargetRef(K8sModel):
+    group: str = "gateway.networking.k8s.io"
+    kind: Literal["Gateway", "HTTPRoute"]
+    name: str
+    section_name: str | None = None
+
+
+class RateLimitValue(K8sModel):
+    requests: int
+    unit: Literal["Second", "Minute", "Hour"]
+
+
+class LocalRateLimitRule(K8sModel):
+    limit: RateLimitValue
+
+
+class LocalRateLimit(K8sModel):
+    rules: list[LocalRateLimitRule]
+
+
+class RateLimitSpec(K8sModel):
+    # `type: Local` is deprecated in v1.9.0: set `local` directly (api/v1alpha1/ratelimit_types.go).
+    local: LocalRateLimit
+
+
+class BackendTrafficPolicySpec(K8sModel):
+    target_refs: list[PolicyTargetRef]
+    rate_limit: RateLimitSpec
+
+
+class BackendTrafficPolicy(CustomObject):
+    api_version: ClassVar[str] = ENVOY_GATEWAY
+    kind: ClassVar[str] = "BackendTrafficPolicy"
+    spec: BackendTrafficPolicySpec

@@ -93,12 +93,6 @@ class Tekton(pulumi.ComponentResource):
                 f"kubectl -n {TEKTON_NAMESPACE} port-forward svc/tekton-dashboard {DASHBOARD_PORT}:{DASHBOARD_PORT}"
                 f"  # then open http://localhost:{DASHBOARD_PORT}")
         self.webhook_url = pulumi.Output.from_input(triggers.listener_url(ns))
-        self.webhook_hint = pulumi.Output.from_input(
-            f"The EventListener is only reachable inside the cluster. Expose Service el-{triggers.LISTENER} "
-            f"(port {triggers.LISTENER_PORT}) in namespace {ns} with an Ingress or LoadBalancer (or forward it: "
-            f"kubectl -n {ns} port-forward svc/el-{triggers.LISTENER} {triggers.LISTENER_PORT}), then add a "
-            "webhook to each app's source repo: that public URL, content type application/json, event 'push', "
-            "secret = the tektonWebhookSecret output.")
         self.webhook_secret = pulumi.Output.secret(identity.webhook_secret_value)
         self.register_outputs({"dashboardUrl": self.dashboard_url, "webhookUrl": self.webhook_url,
                                "webhookSecret": self.webhook_secret})
