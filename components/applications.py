@@ -71,6 +71,7 @@ class ArgoApplicationsArgs:
     namespace: str = "argocd"
     git_token: pulumi.Output[str] | None = None
     git_ssh_private_key: pulumi.Output[str] | None = None
+    after: tuple[pulumi.Resource, ...] = ()    # what the Applications wait for (the embedded Git server's seeding)
 
 
 def sync_policy(sync: str, extra_options: tuple[str, ...] = ()) -> SyncPolicy:
@@ -235,7 +236,7 @@ class ArgoApplications(pulumi.ComponentResource):
             self.applications[app.name] = custom_resource(
                 f"{name}-app-{app.name}", application(config, app, ns, labels),
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[
-                    *source_deps, self.project, args.namespaces[app_ns], *self.role_bindings[app_ns]])))
+                    *source_deps, self.project, args.namespaces[app_ns], *self.role_bindings[app_ns], *args.after])))
 
         self.root_project = self.root_application = None
         if config.argocd.app_of_apps.enabled:

@@ -91,7 +91,10 @@ def chart_values(args: ArgoCDArgs, url: str, webhook_secret: pulumi.Output[str] 
         # (argo-cd docs operator-manual/ingress.md, "Disable internal TLS"; configs.params server.insecure).
         values["configs"]["params"]["server.insecure"] = True
     if webhook_secret is not None:
-        values["configs"]["secret"] = {"githubSecret": webhook_secret}
+        # Gitea's deliveries carry X-Gogs-Event, which Argo CD checks first and verifies against the Gogs
+        # secret (argo-cd@v3.4.4 util/webhook/webhook.go); with only the GitHub secret set they would be
+        # taken unverified. The same secret for both.
+        values["configs"]["secret"] = {"githubSecret": webhook_secret, "gogsSecret": webhook_secret}
     if cfg.ha:
         # The chart's "HA mode without autoscaling" (needs three nodes for redis-ha's anti-affinity).
         values["redis-ha"] = {"enabled": True}

@@ -11,6 +11,15 @@ from components.applications import ArgoApplications, ArgoApplicationsArgs
 from components.argocd import ArgoCD, ArgoCDArgs
 from components.cluster import ClusterArgs, NodePorts, create_cluster
 from components.config import PlatformConfig
+from components.config.embedded import REGISTRY_CLUSTER_IP, REGISTRY_HOST
+from components.embedded import (
+    EmbeddedGitServer,
+    GitServerArgs,
+    InClusterRegistry,
+    RegistryArgs,
+    Seed,
+    SeedArgs,
+)
 from components.flagger import Flagger, FlaggerArgs
 from components.flux import FluxImageAutomation, FluxImageAutomationArgs
 from components.gateway import CONTROLLER_NAMESPACE as GATEWAY_CONTROLLER_NAMESPACE
@@ -19,6 +28,7 @@ from components.gateway import GATEWAY as GATEWAY_NAME
 from components.gateway import NAMESPACE as GATEWAY_NAMESPACE
 from components.models import LABELS
 from components.tekton import Tekton, TektonArgs
+from components.tekton.triggers import listener_url
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,9 @@ class GitOpsPlatform(pulumi.ComponentResource):
                         kind_version=cfg.versions.kind_version,
                         gateway_host_port=cfg.gateway.host_port if cfg.installs_envoy_gateway else None,
                         gateway_https_host_port=(cfg.gateway.https_host_port
-                                                 if cfg.installs_envoy_gateway and cfg.tls_enabled else None)),
+                                                 if cfg.installs_envoy_gateway and cfg.tls_enabled else None),
+                        git_host_port=cfg.git_server.host_port if cfg.embedded_git else None,
+                        registry=(REGISTRY_HOST, REGISTRY_CLUSTER_IP) if cfg.embedded_registry else None),
             pulumi.ResourceOptions(parent=self, protect=protect))
         self.provider = self.cluster.provider
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
@@ -82,6 +94,24 @@ class GitOpsPlatform(pulumi.ComponentResource):
         }
 
         on_kind = cfg.cluster.provider == "kind"
+        secrets = args.secrets
+        self.registry = self.git = None
+        if cfg.embedded_registry:
+            self.registry = InClusterRegistry(f"{name}-registry", RegistryArgs(config=cfg, provider=self.provider),
+                                              pulumi.ResourceOptions(parent=self))
+            self.outputs["registry"] = self.registry.host
+        if cfg.embedded_git:
+            self.git = EmbeddedGitServer(f"{name}-git", GitServerArgs(config=cfg, provider=self.provider,
+                                                                      on_kind=on_kind),
+                                         pulumi.ResourceOptions(parent=self))
+            # Its admin's credentials are the pipelines' and Argo CD's (basic auth over HTTP inside the cluster).
+            secrets = PlatformSecrets(**{**secrets.__dict__, "git_token": self.git.password})
+            self.outputs.update({
+                "gitServerUrl": self.git.web_url, "gitServerUser": self.git.username,
+                "gitServerPassword": self.git.password,
+                "cloneUrls": {repo: f"{self.git.web_url}/{self.git.username}/{repo}.git"
+                              for repo in ("config", *[a.name for a in cfg.apps if a.source_repo])},
+            })
         self.gateway = None
         if cfg.gateway_enabled:
             self.gateway = PlatformGateway(
@@ -101,16 +131,8 @@ class GitOpsPlatform(pulumi.ComponentResource):
             f"{name}-argocd",
             ArgoCDArgs(argocd=cfg.argocd, versions=cfg.versions, provider=self.provider, on_kind=on_kind,
                        node_port=self.node_ports.argocd, host_port=cfg.cluster.kind.argocd_host_port,
-                       protect=protect, webhook_secret=args.secrets.argocd_webhook_secret,
+                       protect=protect, webhook_secret=secrets.argocd_webhook_secret,
                        public_url=endpoints.argocd_public_url(cfg)),
-            pulumi.ResourceOptions(parent=self))
-        self.argocd_apps = ArgoApplications(
-            f"{name}-argocd-apps",
-            ArgoApplicationsArgs(config=cfg, provider=self.provider, install=self.argocd.release,
-                                 argocd_namespace=self.argocd.namespace_resource, namespaces=self.namespaces,
-                                 service_accounts=self.argocd.service_accounts,
-                                 namespace=self.argocd.namespace, git_token=args.secrets.git_token,
-                                 git_ssh_private_key=args.secrets.git_ssh_private_key),
             pulumi.ResourceOptions(parent=self))
         self.outputs["argocdUrl"] = self.argocd.url
         self.outputs["argocdAdminUser"] = self.argocd.admin_user
@@ -125,10 +147,10 @@ class GitOpsPlatform(pulumi.ComponentResource):
         if cfg.tekton_enabled:
             self.tekton = Tekton(
                 f"{name}-tekton",
-                TektonArgs(config=cfg, git_token=args.secrets.git_token,
-                           registry_password=args.secrets.registry_password,
-                           git_ssh_private_key=args.secrets.git_ssh_private_key,
-                           webhook_secret=args.secrets.tekton_webhook_secret,
+                TektonArgs(config=cfg, git_token=secrets.git_token,
+                           registry_password=secrets.registry_password,
+                           git_ssh_private_key=secrets.git_ssh_private_key,
+                           webhook_secret=secrets.tekton_webhook_secret,
                            argocd_webhook_secret=self.argocd.webhook_secret,
                            argocd_webhook_url=self.argocd.in_cluster_webhook_url,
                            argocd_namespace=self.argocd.namespace,
@@ -148,10 +170,10 @@ class GitOpsPlatform(pulumi.ComponentResource):
             self.flux = FluxImageAutomation(
                 f"{name}-flux",
                 FluxImageAutomationArgs(config=cfg, provider=self.provider, app_namespaces=self.namespaces,
-                                        git_token=args.secrets.git_token,
-                                        git_ssh_private_key=args.secrets.git_ssh_private_key,
-                                        registry_password=args.secrets.registry_password,
-                                        webhook_token=args.secrets.flux_webhook_token,
+                                        git_token=secrets.git_token,
+                                        git_ssh_private_key=secrets.git_ssh_private_key,
+                                        registry_password=secrets.registry_password,
+                                        webhook_token=secrets.flux_webhook_token,
                                         public_base=endpoints.flux_public_base(cfg)),
                 pulumi.ResourceOptions(parent=self))
             if endpoints.flux_public_base(cfg):
@@ -159,6 +181,27 @@ class GitOpsPlatform(pulumi.ComponentResource):
             self.outputs["fluxWebhookToken"] = self.flux.webhook_token
             self.outputs["fluxWebhookPathCommand"] = self.flux.webhook_path_command
             self.outputs["fluxImagePolicies"] = self.flux.policies
+
+        seeded: tuple[pulumi.Resource, ...] = ()
+        if self.git is not None:
+            self.seed = Seed(f"{name}-seed", SeedArgs(
+                config=cfg, provider=self.provider, git=self.git, registry=self.registry.service if self.registry else None,
+                tekton_secret=self.tekton.webhook_secret if cfg.tekton_enabled else None,
+                argocd_secret=self.argocd.webhook_secret,
+                tekton_listener=listener_url(cfg.tekton.namespace) if cfg.tekton_enabled else None,
+                after=(self.argocd.release, *([self.tekton] if cfg.tekton_enabled else []))),
+                pulumi.ResourceOptions(parent=self))
+            seeded = (self.seed.job,)
+            self.outputs["gitServerSeed"] = self.seed.job_name
+        self.argocd_apps = ArgoApplications(
+            f"{name}-argocd-apps",
+            ArgoApplicationsArgs(config=cfg, provider=self.provider, install=self.argocd.release,
+                                 argocd_namespace=self.argocd.namespace_resource, namespaces=self.namespaces,
+                                 service_accounts=self.argocd.service_accounts,
+                                 namespace=self.argocd.namespace, git_token=secrets.git_token,
+                                 git_ssh_private_key=secrets.git_ssh_private_key,
+                                 after=seeded),
+            pulumi.ResourceOptions(parent=self))
 
         if cfg.flagger_enabled:
             self.flagger = Flagger(

@@ -120,6 +120,13 @@ class Versions(BaseModel):
     cert_manager_chart_version: str = "v1.21.1"
     cert_manager_chart_repo: str = "https://charts.jetstack.io"
 
+    # The embedded dev stack (kind without configRepo): Gitea, rootless (uid 1000), and distribution's
+    # registry (3.1.1, runs as root: the official image sets no USER).
+    image_git_server: str = ("docker.io/gitea/gitea:1.27.3-rootless"
+                             "@sha256:1c17ecaead42eb3b5391553d8708103a4beb0e86edf5b9ebc1eb269c318845f2")
+    image_registry: str = ("docker.io/library/registry:3.1.1"
+                           "@sha256:1be55279f18a2fe1a74edf2664cac61c1bea305b7b4642dab412e7affdcb3e33")
+
     # The webhook relay client (webhooks.relay): gosmee, runs as uid 1001.
     image_relay: str = ("ghcr.io/chmouel/gosmee:v0.32.0"
                         "@sha256:60b8db1f68cc4b72366fff941fb2db9a53c3b7a94f23a5e45bd10a777cf7be2f")

@@ -83,7 +83,8 @@ def test_stack_not_named_after_an_environment_needs_the_key():
      "gitops-platform:cluster.eks.region: is required when provider is eks"),
     (lambda d: d["apps"][0].update(path="config/../../secrets"),
      "gitops-platform:apps[0].path: 'config/../../secrets' escapes the repo with '..'"),
-    (lambda d: d.pop("configRepo"), "gitops-platform:configRepo: is required"),
+    (lambda d: (d.pop("configRepo"), d.update(cluster={"provider": "existing"})),
+     "gitops-platform:configRepo: is required (the embedded Git server is for kind clusters only)"),
     (lambda d: d.pop("apps"), "gitops-platform:apps: is required"),
 ])
 def test_bad_config_names_the_exact_key(patch, expected):

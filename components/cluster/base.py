@@ -13,6 +13,7 @@ class NodePorts:
     dashboard: int = 30900
     gateway: int = 30800        # the platform Gateway's HTTP listener (Envoy Service port 80)
     gateway_https: int = 30443  # its HTTPS listeners (port 443), when TLS is on
+    git: int = 30300            # the embedded Git server (kind without configRepo)
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,5 @@ class ClusterArgs:
     kind_version: str = ""         # versions.kindVersion: the kind release that node image was built for
     gateway_host_port: int | None = None   # kind: host port mapped to the Gateway's NodePort (None: no Gateway)
     gateway_https_host_port: int | None = None   # kind: host port mapped to its HTTPS NodePort (None: no TLS)
+    git_host_port: int | None = None             # kind: host port of the embedded Git server (None: none)
+    registry: tuple[str, str] | None = None      # kind: (registry host:port, its ClusterIP) the nodes pull from

@@ -38,10 +38,28 @@ def kind_config(args: ClusterArgs) -> str:
         control_plane["extraPortMappings"].append(
             {"containerPort": args.node_ports.gateway_https, "hostPort": args.gateway_https_host_port,
              "listenAddress": "127.0.0.1", "protocol": "TCP"})
+    if args.git_host_port is not None:
+        control_plane["extraPortMappings"].append(
+            {"containerPort": args.node_ports.git, "hostPort": args.git_host_port,
+             "listenAddress": "127.0.0.1", "protocol": "TCP"})
     workers = [{"role": "worker", "image": args.kind_node_image} for _ in range(kind.workers)]
     document = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "name": args.cluster_name,
                 "nodes": [control_plane, *workers]}
     return yaml.safe_dump(document, sort_keys=False)
+
+
+def registry_hosts_command(cluster: str, host: str, cluster_ip: str) -> str:
+    """Shell that tells every node's containerd where the in-cluster registry is: a hosts.toml under
+    /etc/containerd/certs.d/<host>/ mapping the cluster-DNS name (which a node cannot resolve) to the
+    registry's fixed ClusterIP over plain HTTP. kind's own local-registry example does exactly this with
+    `docker exec` (kubernetes-sigs/kind@v0.32.0:site/static/examples/kind-with-registry.sh); node images of
+    kind v0.27+ read certs.d without a config patch, and containerd picks the file up without a restart."""
+    directory = shlex.quote(f"/etc/containerd/certs.d/{host}")
+    toml = shlex.quote(f'server = "http://{cluster_ip}:5000"\n[host."http://{cluster_ip}:5000"]\n'
+                       '  capabilities = ["pull", "resolve"]\n')
+    return (f"for node in $(kind get nodes --name {shlex.quote(cluster)}); do "
+            f"docker exec \"$node\" mkdir -p {directory} && "
+            f"printf {toml} | docker exec -i \"$node\" cp /dev/stdin {directory}/hosts.toml || exit 1; done 1>&2; ")
 
 
 class KindClusterComponent(pulumi.ComponentResource):
@@ -62,7 +80,8 @@ class KindClusterComponent(pulumi.ComponentResource):
             f"{name}-kind",
             create=(check_version + f"kind get clusters 2>/dev/null | grep -qx {cluster} || "
                     f"kind create cluster --name {cluster} --config - --wait 180s 1>&2; "
-                    f"kind get kubeconfig --name {cluster}"),
+                    + (registry_hosts_command(args.cluster_name, *args.registry) if args.registry else "")
+                    + f"kind get kubeconfig --name {cluster}"),
             delete=f"kind delete cluster --name {cluster}",
             stdin=config,
             triggers=[config],

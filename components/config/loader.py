@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from components.config.apps import App
 from components.config.base import PROJECT, PlatformConfigErrors, is_cluster_local, repo_host, repo_is_ssh
+from components.config.embedded import embedded_defaults
 from components.config.platform import PlatformConfig, cross_checks
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -151,10 +152,12 @@ def load_config(raw: dict[str, Any], stack: str) -> PlatformConfig:
     lines = [f"{PROJECT}:{key}: {why}" for key, why in RETIRED_KEYS.items() if key in data]
     for key in [*RETIRED_KEYS, *SECRET_KEYS]:
         data.pop(key, None)
+    data = embedded_defaults(data)
     try:
         config = PlatformConfig.model_validate(data)
     except ValidationError as exc:
-        lines += _lines(exc)
+        lines += [line + " (the embedded Git server is for kind clusters only)"
+                  if line == f"{PROJECT}:configRepo: is required" else line for line in _lines(exc)]
         lines += _salvaged_cross_checks(data)
     else:
         if not lines:
@@ -214,6 +217,9 @@ def secret_problems(raw: dict[str, Any], secret_keys: set[str]) -> tuple[list[st
 def combination_problems(config: PlatformConfig, present: set[str]) -> list[str]:
     """Config that only works with a secret set, or must not be used with one."""
     lines = []
+    if config.embedded_git and "gitToken" in present:
+        lines.append(f"{PROJECT}:gitToken: is for a Git server of your own (set configRepo); the embedded one's "
+                     "credentials are generated (pulumi stack output gitServerPassword --show-secrets)")
     url = config.config_repo.url
     if repo_is_ssh(url) and "gitSshPrivateKey" not in present:
         lines.append(f"{PROJECT}:gitSshPrivateKey: is required: configRepo.url is an ssh URL, and ssh always needs a "

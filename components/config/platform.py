@@ -9,6 +9,7 @@ from components.config.apps import App
 from components.config.argocd import ArgoCDConfig, SyncWindow, app_of_apps_names
 from components.config.base import DNS1123_LABEL, Model, PlatformConfigErrors, repo_is_ssh
 from components.config.cluster import ClusterConfig
+from components.config.embedded import GIT_NAMESPACE, REGISTRY_HOST, REGISTRY_NAMESPACE, GitServerConfig
 from components.config.flux import INGRESS_PROVIDERS, Features, FlaggerConfig, FluxConfig
 from components.config.gateway import GatewayConfig
 from components.config.repos import ConfigRepo, Registry
@@ -19,7 +20,8 @@ from components.versions import Versions
 # Namespaces the platform's components own, or Kubernetes itself: no app, and no second component, may
 # take one of them.
 PLATFORM_NAMESPACES = frozenset({"argocd", "tekton-pipelines", "tekton-pipelines-resolvers", "flux-system",
-                                 "flagger-system", "gateway-system", "envoy-gateway-system", "cert-manager"})
+                                 "flagger-system", "gateway-system", "envoy-gateway-system", "cert-manager",
+                                 GIT_NAMESPACE, REGISTRY_NAMESPACE})
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
 RESERVED_NAMESPACES = PLATFORM_NAMESPACES | SYSTEM_NAMESPACES
 # Tekton labels every TaskRun and pod with its PipelineRun's name (tekton.dev/pipelineRun), and a label
@@ -42,6 +44,7 @@ class PlatformConfig(Model):
     flagger: FlaggerConfig = FlaggerConfig()
     gateway: GatewayConfig = GatewayConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    git_server: GitServerConfig = GitServerConfig()
     protect: bool | None = None  # default: true in prod
 
     # ---- derived values every component uses, so the defaults live in one place
@@ -110,6 +113,15 @@ class PlatformConfig(Model):
         if self.gateway.domain:
             return self.gateway.domain
         return "localhost" if self.cluster.provider == "kind" else f"{self.environment}.gitops.internal"
+
+    @property
+    def embedded_git(self) -> bool:
+        """The config repo (and the example app's source) live on the Git server in the cluster."""
+        return self.git_server.enabled
+
+    @property
+    def embedded_registry(self) -> bool:
+        return self.cluster.provider == "kind" and self.registry.server == REGISTRY_HOST
 
     @property
     def installs_envoy_gateway(self) -> bool:
@@ -235,6 +247,12 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
     if cfg.tls_issuer == "letsencrypt" and not cfg.gateway.tls.email:
         errors.append(("gateway.tls.email", "is required for Let's Encrypt (the ACME account's contact), or set "
                        "gateway.tls.issuer: selfsigned, or secretName"))
+    if cfg.git_server.enabled and cfg.cluster.provider != "kind":
+        errors.append(("gitServer.enabled", "the embedded Git server is for kind; set configRepo to your Git server"))
+    if cfg.git_server.enabled and on_kind and cfg.git_server.host_port in (
+            kind.argocd_host_port, kind.dashboard_host_port, cfg.gateway.host_port):
+        errors.append(("gitServer.hostPort", f"{cfg.git_server.host_port} is already another host port of the kind "
+                       "cluster; choose another"))
     if cfg.gateway.class_name and not cfg.gateway_enabled:
         errors.append(("gateway.className", "is set but gateway.enabled is false"))
     if cfg.gateway_enabled and cfg.gateway.class_name and cfg.gateway.service_type:

@@ -74,6 +74,9 @@ class TektonConfig(Model):
     wait_for_deploy: bool = True          # after a dev deploy, wait until Argo CD runs it (fail the run if not)
     deploy_timeout: str = "10m"           # how long that wait may take
     github_api_url: str | None = None     # for stage-release pull requests; default from configRepo.url
+    # Which pull-request API the config repo's server speaks; default: gitea for the embedded Git server,
+    # github otherwise (GitHub Enterprise too).
+    git_api: Literal["github", "gitea"] | None = None
 
     _namespace = field_validator("namespace")(classmethod(lambda cls, v: dns_label("namespace name")(v)))
     _storage_class = field_validator("storage_class")(

@@ -70,8 +70,13 @@ def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, ch
     if cfg.tekton.git_auth == "token":
         if secrets.git_token is not None:
             # Tekton turns this into ~/.git-credentials for every step run as pipeline-bot.
+            # The annotation is the URL prefix git matches credentials by: scheme, host and port (plain http
+            # only for a Git server inside the cluster, such as the embedded one).
+            url = cfg.config_repo.url
+            origin = (url.split("/", 3)[0] + "//" + url.split("/", 3)[2]) if url.startswith("http://") \
+                else f"https://{host}"
             created.append(k8s.core.v1.Secret(
-                f"{name}-git", metadata=meta(GIT_SECRET, {"tekton.dev/git-0": f"https://{host}"}),
+                f"{name}-git", metadata=meta(GIT_SECRET, {"tekton.dev/git-0": origin}),
                 type="kubernetes.io/basic-auth",
                 string_data=pulumi.Output.secret(secrets.git_token).apply(
                     lambda token: {"username": cfg.config_repo.username, "password": token}),
@@ -115,7 +120,7 @@ def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, ch
             opts=in_ns))
         bot_secrets.append(REGISTRY_SECRET)
         registry_secret = REGISTRY_SECRET
-    else:
+    elif not cfg.embedded_registry:   # the in-cluster registry takes pushes without credentials
         pulumi.log.warn("gitops-platform:registryPassword and registry.username are both needed for the pipelines "
                         f"to push images to {registry.server}; without them image pushes are unauthenticated")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.config import PlatformConfig, repo_host, repo_is_ssh
+from components.config.embedded import GIT_BASE
 from components.models import ObjectMeta
 from components.models.tekton import (
     Param,
@@ -70,10 +71,17 @@ def _local(name: str) -> TaskRef:
     return TaskRef(name=name)
 
 
+def git_api(cfg: PlatformConfig) -> str:
+    return cfg.tekton.git_api or ("gitea" if cfg.embedded_git else "github")
+
+
 def github_api_url(cfg: PlatformConfig) -> str:
-    """api.github.com for github.com, the GitHub Enterprise API path on any other host."""
+    """api.github.com for github.com, the GitHub Enterprise API path on any other host; the embedded Git
+    server's /api/v1."""
     if cfg.tekton.github_api_url:
         return cfg.tekton.github_api_url.rstrip("/")
+    if cfg.embedded_git:
+        return f"{GIT_BASE}/api/v1"
     host = repo_host(cfg.config_repo.url)
     return "https://api.github.com" if host == "github.com" else f"https://{host}/api/v3"
 
@@ -261,7 +269,10 @@ def stage_release(cfg: PlatformConfig, options: PipelineOptions) -> Pipeline:
         tasks.append(PipelineTask(
             name="open-pull-request", task_ref=_local(t.OPEN_PULL_REQUEST), run_after=["promote"],
             when=[WhenExpression(input="$(tasks.promote.results.changed)", operator="in", values=["true"])],
-            params=[_p("api-url", "$(params.api-url)"), _p("repository", "$(params.config-repository)"),
+            params=[_p("api-url", "$(params.api-url)"), _p("flavor", git_api(cfg)),
+                    # the embedded server's credential is its admin's password: HTTP basic, not a token
+                    _p("auth", "basic" if cfg.embedded_git and not cfg.tekton.git_api else "token"),
+                    _p("repository", "$(params.config-repository)"),
                     _p("head", branch), _p("base", "$(params.config-revision)"),
                     _p("title", "Release $(params.app-name) $(params.release-version) to $(params.target-overlay)"),
                     _p("body", "Promotes $(params.image):$(params.release-version) "

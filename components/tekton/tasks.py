@@ -281,13 +281,15 @@ def open_pull_request(versions: Versions, namespace: str, secret: str, key: str)
                     "same branches counts as done, any other refusal fails with the server's message).",
         params=[_p("api-url", "API base URL (https://api.github.com, or https://<gitea>/api/v1)."),
                 _p("flavor", "github or gitea.", "github"),
+                _p("auth", "token (a personal access token) or basic (the user name and password).", "token"),
                 _p("repository", "owner/name of the config repo."), _p("head", "Branch with the changes."),
                 _p("base", "Branch to merge into."), _p("title", "Pull request title."),
                 _p("body", "Pull request description.", "")],
         results=[_r("url", "URL of the pull request.")],
         steps=[Step(name="open", image=versions.image_python, security_context=NON_ROOT, env=[
-            *_env(API_URL="$(params.api-url)", FLAVOR="$(params.flavor)", REPOSITORY="$(params.repository)",
+            *_env(API_URL="$(params.api-url)", FLAVOR="$(params.flavor)", AUTH="$(params.auth)",
+                  REPOSITORY="$(params.repository)",
                   HEAD="$(params.head)", BASE="$(params.base)", TITLE="$(params.title)", BODY="$(params.body)",
                   RESULT_URL="$(results.url.path)"),
-            _secret_env("TOKEN", secret, key)],
+            _secret_env("TOKEN", secret, key), _secret_env("USERNAME", secret, "username")],
             script=python_script("open_pull_request"))]))

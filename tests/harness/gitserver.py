@@ -12,6 +12,7 @@ it pushes, which is exactly the race two pipelines have on a real server.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -53,6 +54,9 @@ class GitServer:
         self.requests: list[tuple[str, str, str | None]] = []   # (method, path, user or None)
         self.pushes: list[str] = []                              # repo paths that received a push
         self._server: ThreadingHTTPServer | None = None
+        # Requests under /api/ go here when set (a Gitea API stand-in on the same host, as Gitea serves both):
+        # api(method, path, user or None, body) -> (status, JSON value or None).
+        self.api: Callable[[str, str, str | None, bytes], tuple[int, object]] | None = None
 
     # ---- repositories
     def create_repo(self, path: str, files: dict[str, str] | None = None, branch: str = "main") -> str:
@@ -134,6 +138,17 @@ class GitServer:
                 user = self._user()
                 parts = urlsplit(self.path)
                 server.requests.append((self.command, parts.path, user))
+                if server.api is not None and parts.path.startswith("/api/"):
+                    length = int(self.headers.get("Content-Length") or 0)
+                    status, value = server.api(self.command, parts.path, user,
+                                               self.rfile.read(length) if length else b"")
+                    data = b"" if value is None else json.dumps(value).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if user is None:
                     # What GitHub and Gitea answer a clone or push without valid credentials.
                     body = b"Authentication required\n"
@@ -191,7 +206,7 @@ class GitServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _serve
+            do_GET = do_POST = do_PATCH = _serve
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

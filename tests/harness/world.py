@@ -242,7 +242,8 @@ class World:
             workspaces.setdefault(declared["name"], None)
         harness = Harness(
             self.objects, self.root, fs_group=fs_group,
-            secrets={("argocd-webhook", "secret"): ARGOCD_SECRET, ("pipeline-bot-git", "password"): TOKEN},
+            secrets={("argocd-webhook", "secret"): ARGOCD_SECRET, ("pipeline-bot-git", "password"): TOKEN,
+                     ("pipeline-bot-git", "username"): "ci-bot"},
             credentials=self.credentials,
             stand_ins={"git-clone": stand_ins.git_clone(fs_group, self.credentials),
                        "kaniko": stand_ins.kaniko(self.registry, self.built)},

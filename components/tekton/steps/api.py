@@ -8,6 +8,7 @@ can never break a request body.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -381,10 +382,15 @@ def open_pull_request() -> None:
     api, repo, head, base = env("API_URL").rstrip("/"), env("REPOSITORY"), env("HEAD"), env("BASE")
     flavor = env("FLAVOR", "github")
     token = env("TOKEN")
-    if flavor == "gitea":
-        headers = {"Authorization": f"token {token}", "Accept": "application/json"}
+    if env("AUTH", "token") == "basic":
+        pair = f"{env('USERNAME')}:{token}".encode()
+        authorization = "Basic " + base64.b64encode(pair).decode()
     else:
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
+        authorization = f"token {token}" if flavor == "gitea" else f"Bearer {token}"
+    if flavor == "gitea":
+        headers = {"Authorization": authorization, "Accept": "application/json"}
+    else:
+        headers = {"Authorization": authorization, "Accept": "application/vnd.github+json",
                    "X-GitHub-Api-Version": "2022-11-28"}
     headers["Content-Type"] = "application/json"
     body = json.dumps({"title": env("TITLE"), "head": head, "base": base, "body": env("BODY", "")}).encode()
