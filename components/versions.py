@@ -78,30 +78,43 @@ class Versions(BaseModel):
 
     # Argo CD: the argo-cd chart 10.1.1 ships Argo CD v3.4.4.
     argocd_chart: str = "argo-cd"
+    # renovate: datasource=helm depName=argo-cd registryUrl=https://argoproj.github.io/argo-helm
     argocd_chart_version: str = "10.1.1"
     argocd_chart_repo: str = "https://argoproj.github.io/argo-helm"
+    # renovate: datasource=github-releases depName=argoproj/argo-cd
     argocd_app_version: str = "v3.4.4"
 
     # Tekton release manifests (infra.tekton.dev is where Tekton publishes pinned releases now).
+    # renovate: datasource=github-releases depName=tektoncd/pipeline
     tekton_pipelines_version: str = "v1.15.0"
+    # renovate: datasource=github-releases depName=tektoncd/triggers
     tekton_triggers_version: str = "v0.37.0"
+    # renovate: datasource=github-releases depName=tektoncd/dashboard
     tekton_dashboard_version: str = "v0.71.0"
     tekton_release_base: str = "https://infra.tekton.dev/tekton-releases"
 
     # The controllers Flux v2.9.4 pins (fluxcd/flux2@v2.9.4:manifests/bases/*/kustomization.yaml).
     flux_release_base: str = "https://github.com/fluxcd"
+    # renovate: datasource=github-releases depName=fluxcd/source-controller
     flux_source_controller: str = "v1.9.4"
+    # renovate: datasource=github-releases depName=fluxcd/kustomize-controller
     flux_kustomize_controller: str = "v1.9.4"
+    # renovate: datasource=github-releases depName=fluxcd/helm-controller
     flux_helm_controller: str = "v1.6.3"
+    # renovate: datasource=github-releases depName=fluxcd/notification-controller
     flux_notification_controller: str = "v1.9.3"
+    # renovate: datasource=github-releases depName=fluxcd/image-reflector-controller
     flux_image_reflector_controller: str = "v1.2.4"
+    # renovate: datasource=github-releases depName=fluxcd/image-automation-controller
     flux_image_automation_controller: str = "v1.2.4"
 
     # Flagger and its load tester.
     flagger_chart: str = "flagger"
+    # renovate: datasource=helm depName=flagger registryUrl=https://flagger.app
     flagger_chart_version: str = "1.44.0"
     flagger_chart_repo: str = "https://flagger.app"
     loadtester_chart: str = "loadtester"
+    # renovate: datasource=helm depName=loadtester registryUrl=https://flagger.app
     loadtester_chart_version: str = "0.38.0"
 
     # The platform Gateway: Envoy Gateway from its OCI charts. EG v1.9 is built against Gateway API v1.6.1
@@ -111,27 +124,33 @@ class Versions(BaseModel):
     # charts are published both as v1.9.0 and 1.9.0 (.github/workflows/release.yaml); v1.9.0 is the tag.
     envoy_gateway_chart: str = "gateway-helm"
     envoy_gateway_crds_chart: str = "gateway-crds-helm"
+    # renovate: datasource=docker depName=docker.io/envoyproxy/gateway-helm
     envoy_gateway_chart_version: str = "v1.9.0"
     envoy_gateway_chart_repo: str = "oci://docker.io/envoyproxy"
 
     # cert-manager for the Gateway's HTTPS listeners (Gateway API support through config.gatewayAPI; the
     # chart's version is its git tag, make/manifests.mk).
     cert_manager_chart: str = "cert-manager"
+    # renovate: datasource=helm depName=cert-manager registryUrl=https://charts.jetstack.io
     cert_manager_chart_version: str = "v1.21.1"
     cert_manager_chart_repo: str = "https://charts.jetstack.io"
 
     # The embedded dev stack (kind without configRepo): Gitea, rootless (uid 1000), and distribution's
     # registry (3.1.1, runs as root: the official image sets no USER).
+    # renovate: datasource=docker depName=docker.io/gitea/gitea
     image_git_server: str = ("docker.io/gitea/gitea:1.27.3-rootless"
                              "@sha256:1c17ecaead42eb3b5391553d8708103a4beb0e86edf5b9ebc1eb269c318845f2")
+    # renovate: datasource=docker depName=docker.io/library/registry
     image_registry: str = ("docker.io/library/registry:3.1.1"
                            "@sha256:1be55279f18a2fe1a74edf2664cac61c1bea305b7b4642dab412e7affdcb3e33")
 
     # The webhook relay client (webhooks.relay): gosmee, runs as uid 1001.
+    # renovate: datasource=docker depName=ghcr.io/chmouel/gosmee
     image_relay: str = ("ghcr.io/chmouel/gosmee:v0.32.0"
                         "@sha256:60b8db1f68cc4b72366fff941fb2db9a53c3b7a94f23a5e45bd10a777cf7be2f")
 
     # The Prometheus the canary analysis queries (when flagger.prometheus is unset). Runs as nobody (65534).
+    # renovate: datasource=docker depName=docker.io/prom/prometheus
     image_prometheus: str = ("docker.io/prom/prometheus:v3.15.0"
                              "@sha256:efd719c99d83b060d9daefdcf00360461adf279f45ef5391f8d111892118753e")
 
@@ -139,18 +158,23 @@ class Versions(BaseModel):
     # can be re-pushed (alpine/git is rebuilt weekly, the official images on every base update, quay's
     # skopeo `stable` daily), so the digest is what is pulled; the tag only says which release it is.
     # alpine/git v2.52.0: the digest tektoncd-catalog/git-clone@v1.7.0 pins in image/base/Dockerfile.
+    # renovate: datasource=docker depName=docker.io/alpine/git
     image_git: str = ("docker.io/alpine/git:v2.52.0"
                       "@sha256:8786a6a02273827d0aa039d174aacd5e017fcce9aba0af62596d991970cab01a")
     # The official image's multi-arch index for 3.13.15-alpine3.24 (API steps: standard library only).
+    # renovate: datasource=docker depName=docker.io/library/python
     image_python: str = ("docker.io/library/python:3.13.15-alpine3.24"
                          "@sha256:79e7a9b9ff1cbceff819f856fb374477792a5967759d94df266de7b7b4120e6f")
     # `-immutable` tags are never re-pushed (containers/image_build README), unlike `stable:v1.22.2`.
+    # renovate: datasource=docker depName=quay.io/skopeo/stable
     image_skopeo: str = ("quay.io/skopeo/stable:v1.22.2-immutable"
                          "@sha256:4a16d57b37617a04b3d643079a477a2848efe892dffcdf0ce56df4262b65f810")
+    # renovate: datasource=docker depName=docker.io/library/alpine
     image_test_runner: str = ("docker.io/library/alpine:3.24.2"
                               "@sha256:294b683cb724975bec92580e1e685676bd4b50bda910ddb8c51d4cabeaec77e6")
     # The maintained kaniko fork (GoogleContainerTools/kaniko was archived in June 2025): the executor
     # tektoncd-catalog/kaniko@v1.0.0 pins as its BUILDER_IMAGE default. No privileges, runs as uid 0.
+    # renovate: datasource=docker depName=ghcr.io/osscontainertools/kaniko
     image_kaniko: str = ("ghcr.io/osscontainertools/kaniko:v1.27.6"
                          "@sha256:95779f52d460ca70b65a4f4679d4f5163ad6c33edea3303dc8bbff847de5e05c")
     # The git-init image of tektoncd-catalog/git-clone v1.7.0 (its `gitInitImage` default). Its release
@@ -168,7 +192,9 @@ class Versions(BaseModel):
     # kind: node images are built for one kind release and pinned by digest (kind's configuration docs:
     # "include the @sha256: image digest"). v1.35.5 is in kind v0.32.0's release image list; Kubernetes
     # 1.35 is in upstream support until 2027-02-28 and in EKS standard support until 2027-03-27.
+    # renovate: datasource=github-releases depName=kubernetes-sigs/kind
     kind_version: str = "v0.32.0"
+    # renovate: datasource=docker depName=docker.io/kindest/node
     kind_node_image: str = ("kindest/node:v1.35.5"
                             "@sha256:ce977ae6d65918d0b58a5f8b5e940429c2ce42fa3a5619ec2bbc60b949c0ac95")
 

@@ -9,7 +9,7 @@ if [ "${FRESH:-0}" = 1 ] || [ ! -x venv/bin/python ] || ! cmp -s requirements-de
     || ! cmp -s requirements.txt venv/.requirements.txt; then
   rm -rf venv
   "$PY" -m venv venv
-  venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
   cp requirements-dev.txt venv/.requirements-dev.txt
   cp requirements.txt venv/.requirements.txt
 fi
