@@ -48,6 +48,7 @@ from components.models import LABELS
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SEED_SCRIPTS = Path(__file__).with_name("seed")
+GITEA_FEED_COMMITS = 100  # commits a push webhook of the embedded Gitea lists
 GITEA_UID = 1000           # the rootless image's USER 1000:1000 (go-gitea/gitea Dockerfile.rootless)
 GIT_NODE_PORT = 30300      # kind maps gitServer.hostPort to it
 REGISTRY_PORT = 5000
@@ -152,6 +153,10 @@ class EmbeddedGitServer(pulumi.ComponentResource):
             "GITEA__security__INSTALL_LOCK": "true", "GITEA__service__DISABLE_REGISTRATION": "true",
             "GITEA__webhook__ALLOWED_HOST_LIST": "private", "GITEA__repository__DEFAULT_BRANCH": "main",
             "GITEA__log__LEVEL": "Warn",
+            # Push webhooks list at most [ui] FEED_MAX_COMMIT_NUM commits (default 5, go-gitea/gitea
+            # services/repository/push.go); the monorepo filter reads their file lists, so list more (a
+            # truncated push builds anyway: tekton/triggers.py truncated_push).
+            "GITEA__ui__FEED_MAX_COMMIT_NUM": str(GITEA_FEED_COMMITS),
         }
         env = [*(k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in settings.items()),
                k8s.core.v1.EnvVarArgs(name="GITEA__security__SECRET_KEY", value_from=from_secret("secret-key")),

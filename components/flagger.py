@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 
 from components import gateway as platform_gateway
 from components import prometheus
-from components.config import INGRESS_PROVIDERS, App, PlatformConfig
+from components.config import INGRESS_PROVIDERS, App, PlatformConfig, metric_template_name
 from components.models import LABELS, ObjectMeta, custom_resource
 from components.models.flagger import (
     AutoscalerRef,
@@ -65,10 +65,6 @@ def chart_values(config: PlatformConfig) -> dict:
 
 def deployment_of(app: App) -> str:
     return app.canary.deployment or app.name
-
-
-def metric_template_name(app: App, metric_name: str) -> str:
-    return f"{app.name}-{metric_name}"[:63].rstrip("-")
 
 
 def metric_templates(config: PlatformConfig, app: App) -> list[MetricTemplate]:

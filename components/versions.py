@@ -10,6 +10,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from components.grammars.reference import ReferenceError, parse_reference
 from components.urls import check_url
 
 # A tag is exact when it is a version (v1.2.3, 1.2.3, 1.2.3-alpine...) or a digest; never a
@@ -207,10 +208,18 @@ class Versions(BaseModel):
             raise ValueError(f"must be a string (quote it), got {type(value).__name__} {value!r}")
         if not value or any(ch.isspace() or not ch.isprintable() for ch in value):
             raise ValueError(f"{value!r} must be a non-empty value without spaces or control characters")
+        if "$(" in value:
+            # Tekton substitutes $(...) in every param and step it reaches (task URLs, images).
+            raise ValueError(f"{value!r} contains '$(', which Tekton would substitute as a variable")
         if name == "image_git_clone":
             check_pinned_image(value)
         elif name.startswith("image_") or name == "kind_node_image":
             check_digest_pinned_image(value)
+        if name.startswith("image_") or name == "kind_node_image":
+            try:
+                parse_reference(value)
+            except ReferenceError as err:
+                raise ValueError(f"{value!r} {err}") from None
         elif name.endswith(("_version", "_controller")):
             if not EXACT_VERSION.fullmatch(value):
                 raise ValueError(f"{value!r} is not an exact version like 1.2.3 or v1.2.3 (no ranges such as "

@@ -2,12 +2,45 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from components.cluster.base import NodePorts
 from components.versions import Versions
+
+
+def run_kind_script(inputs: dict, which: str, kind_version: str = "kind v0.32.0 go1.25 linux/amd64",
+                    tmp: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the Command's `create` or `delete` script as pulumi-command does (`sh -c`, its environment
+    added, the kind config on stdin) with stub `kind` and `docker` programs that log their argv, one
+    line per call, to $STUB_LOG; nothing else is on PATH but the shell's own utilities."""
+    tmp = Path(tempfile.mkdtemp()) if tmp is None else tmp
+    bin_dir = tmp / "stub-bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in ("kind", "docker"):
+        (bin_dir / tool).write_text(f"""#!/bin/sh
+printf '%s' {tool} >> "$STUB_LOG"; for a in "$@"; do printf ' [%s]' "$a" >> "$STUB_LOG"; done; echo >> "$STUB_LOG"
+case "$1 $2" in
+  "version "*) echo '{kind_version}' ;;
+  "get clusters") : ;;
+  "get nodes") echo node-1 ;;
+  "get kubeconfig") echo 'apiVersion: v1' ;;
+  "create cluster") cat > /dev/null ;;
+esac
+""")
+        (bin_dir / tool).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STUB_LOG": str(tmp / "calls.log"), "HOME": str(tmp),
+           **(inputs.get("environment") or {})}
+    done = subprocess.run(["/bin/sh", "-c", inputs[which]], input=inputs.get("stdin", ""), env=env,
+                          capture_output=True, text=True, cwd=tmp, timeout=30)
+    done.calls = (tmp / "calls.log").read_text().splitlines() if (tmp / "calls.log").exists() else []
+    return done
 
 
 def _provider(result):
@@ -20,8 +53,10 @@ def test_kind_runs_the_real_cli_with_port_mappings_to_node_ports(run, base_confi
                               "kind": {"workers": 3, "argocdHostPort": 8080, "dashboardHostPort": 9000}}
     result = run(base_config)
     [command] = result.of_type("command:local:Command")
-    assert "kind create cluster --name gitops-dev --config -" in command.inputs["create"]
-    assert command.inputs["delete"] == "kind delete cluster --name gitops-dev"
+    assert 'kind create cluster --name "$KIND_CLUSTER" --config -' in command.inputs["create"]
+    assert command.inputs["delete"] == 'kind delete cluster --name "$KIND_CLUSTER"'
+    assert command.inputs["environment"] == {"KIND_CLUSTER": "gitops-dev", "KIND_NODE_IMAGE": Versions().kind_node_image,
+                                             "KIND_RELEASE": "v0.32.0"}
     kind_config = yaml.safe_load(command.inputs["stdin"])
     assert command.inputs["triggers"] == [command.inputs["stdin"]]  # recreated when the config changes
     control_plane, *workers = kind_config["nodes"]
@@ -31,7 +66,10 @@ def test_kind_runs_the_real_cli_with_port_mappings_to_node_ports(run, base_confi
     assert mappings == {8080: NodePorts().argocd, 9000: NodePorts().dashboard, 8000: NodePorts().gateway}
     assert all(node["image"] == Versions().kind_node_image for node in kind_config["nodes"])
     assert "kindest/node:v1.35.5@sha256:" in Versions().kind_node_image
-    assert "*v0.32.0*" in command.inputs["create"]  # warns when the kind CLI is not the one the image is for
+    # warns when the kind CLI is not the one the image is for
+    ran = run_kind_script(command.inputs, "create", kind_version="kind v0.31.0 go1.25 linux/amd64")
+    assert "warning: the node image kindest/node:v1.35.5@sha256:" in ran.stderr and "built for kind v0.32.0" in ran.stderr
+    assert "warning" not in run_kind_script(command.inputs, "create").stderr
 
 
 def test_kind_kubeconfig_is_a_secret_and_feeds_the_provider(run, base_config):
@@ -193,3 +231,62 @@ def test_kind_and_existing_clusters_get_no_storage_class_of_the_platforms(run, b
 ])
 def test_bad_eks_network_and_access_settings_are_config_errors(run, base_config, eks, line):
     assert run(eks_config(base_config, **eks), stack="prod").errors == [line]
+
+
+# ---------------------------------------------------------------- nothing from config reaches a shell
+# Shell syntax of every kind: command substitution, expansions, separators, redirections, quotes, globs.
+HOSTILE = ["$(touch PWNED)", "`touch PWNED`", "${IFS}", "$((1))", ";touch PWNED", "&&touch PWNED", "|touch PWNED",
+           ">PWNED", "<PWNED", "'", '"', "\\", "*", "?", "[a]", "~", "#", "\n", " ", "&", "!", "{a,b}", "%s", "-"]
+# The config strings that reach the kind Command: the cluster name, the node image, the kind release.
+PLACES = {
+    "cluster.name": lambda cfg, v: cfg["cluster"].__setitem__("name", v),
+    "versions.kindNodeImage": lambda cfg, v: cfg.setdefault("versions", {}).__setitem__(
+        "kindNodeImage", "kindest/node:v1.35.5" + v + "@sha256:" + "a" * 64),
+    "versions.kindNodeImage name": lambda cfg, v: cfg.setdefault("versions", {}).__setitem__(
+        "kindNodeImage", "kindest/node" + v + ":v1.35.5@sha256:" + "a" * 64),
+    "versions.kindVersion": lambda cfg, v: cfg.setdefault("versions", {}).__setitem__("kindVersion", "v0.32.0" + v),
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(place=st.sampled_from(sorted(PLACES)), payload=st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=3),
+       prefix=st.sampled_from(["", "a", "gitops-"]))
+def test_shell_metacharacters_in_config_never_run_anything(run, base_config, place, payload, prefix):
+    """Each value either is refused by its grammar, or reaches the kind scripts as one argument: the
+    scripts, run with stub kind and docker, call nothing else and create no file."""
+    config = json.loads(json.dumps(base_config))
+    config["cluster"] = {"provider": "kind", "name": "gitops-dev"}
+    del config["configRepo"]
+    del config["apps"]   # the embedded flavour: its registry adds the docker exec part
+    PLACES[place](config, prefix + "".join(payload))
+    result = run(config, secrets={})
+    commands = result.of_type("command:local:Command")
+    if result.errors:
+        key = place.split(" ")[0]
+        assert commands == [] and any(e.startswith(f"gitops-platform:{key}: ") for e in result.errors), result.errors
+        return
+    [command] = commands
+    for which in ("create", "delete"):
+        tmp = Path(tempfile.mkdtemp())
+        ran = run_kind_script(command.inputs, which, tmp=tmp)
+        assert ran.returncode == 0, ran.stderr
+        assert sorted(p.name for p in tmp.iterdir()) == ["calls.log", "stub-bin"]
+        assert all(call.split(" ", 1)[0] in ("kind", "docker") for call in ran.calls), ran.calls
+        name = command.inputs["environment"]["KIND_CLUSTER"]
+        if which == "create":
+            assert f"kind [create] [cluster] [--name] [{name}] [--config] [-] [--wait] [180s]" in ran.calls
+        else:
+            assert ran.calls == [f"kind [delete] [cluster] [--name] [{name}]"]
+
+
+def test_the_emitted_create_script_creates_configures_and_prints_the_kubeconfig(run, base_config):
+    config = {k: v for k, v in base_config.items() if k not in ("configRepo", "apps", "registry")}
+    config["cluster"] = {"provider": "kind", "name": "gitops-dev"}
+    [command] = run(config, secrets={}).of_type("command:local:Command")
+    ran = run_kind_script(command.inputs, "create")
+    assert ran.returncode == 0 and ran.stdout == "apiVersion: v1\n"   # stdout is the kubeconfig only
+    assert ran.calls[:3] == ["kind [version]", "kind [get] [clusters]",
+                             "kind [create] [cluster] [--name] [gitops-dev] [--config] [-] [--wait] [180s]"]
+    assert "docker [exec] [node-1] [mkdir] [-p] [/etc/containerd/certs.d/registry.registry.svc.cluster.local:5000]" \
+        in ran.calls
+    assert ran.calls[-1] == "kind [get] [kubeconfig] [--name] [gitops-dev]"

@@ -58,7 +58,9 @@ def test_a_kind_stack_without_config_repo_gets_a_git_server_registry_and_the_exa
     command = result.of_type("command:local:Command")[0].inputs
     mappings = {m["hostPort"]: m["containerPort"] for m in yaml.safe_load(command["stdin"])["nodes"][0]["extraPortMappings"]}
     assert mappings[3000] == 30300
-    assert registry_hosts_command("gitops-dev", REGISTRY_HOST, REGISTRY_CLUSTER_IP) in command["create"]
+    assert registry_hosts_command() in command["create"]
+    assert command["environment"]["REGISTRY_HOST"] == REGISTRY_HOST
+    assert command["environment"]["REGISTRY_IP"] == REGISTRY_CLUSTER_IP
     out = result.outputs
     assert out["gitServerUrl"] == "http://localhost:3000" and out["gitServerUser"] == GIT_OWNER
     assert "gitServerPassword" in result.secret_outputs
@@ -274,8 +276,9 @@ esac
                                                                           'shift; [ "$1" = -i ] && shift; node="$1"; shift'))
     for tool in ("kind", "docker"):
         (bin_dir / tool).chmod(0o755)
-    script = registry_hosts_command("gitops-dev", REGISTRY_HOST, REGISTRY_CLUSTER_IP)
-    done = subprocess.run(["sh", "-c", script], env={"PATH": f"{bin_dir}:{os.environ['PATH']}"},
+    script = registry_hosts_command()
+    done = subprocess.run(["sh", "-c", script], env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "KIND_CLUSTER": "gitops-dev",
+                                                     "REGISTRY_HOST": REGISTRY_HOST, "REGISTRY_IP": REGISTRY_CLUSTER_IP},
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     for node in ("gitops-dev-control-plane", "gitops-dev-worker"):

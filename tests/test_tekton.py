@@ -457,21 +457,24 @@ def test_each_app_with_a_source_repo_gets_a_filtered_trigger(run, base_config):
                                                                 "secretKey": "secretToken"}},
                                 {"name": "eventTypes", "value": ["push"]}]
     filters = {p["name"]: p["value"] for p in cel["params"]}
-    assert filters["filter"] == ("body.ref.startsWith('refs/heads/') && !(has(body.deleted) && body.deleted) && "
+    assert filters["filter"] == ('body.ref.matches("^refs/heads/[A-Za-z0-9._/+@=-]{1,244}$") && '
+                                 'body.after.matches("^[0-9a-f]{40}([0-9a-f]{24})?$") && '
+                                 "!(has(body.deleted) && body.deleted) && "
                                  'body.repository.html_url.lowerAscii() == "https://github.com/org/api" && '
                                  'body.commits.exists(c, c.committer.email.lowerAscii() != '
                                  '"pipeline-bot@gitops-platform.local")')
     assert filters["overlays"] == [{"key": "branch", "expression": "body.ref.substring(11)"}]
+    # the clone URL is the configured sourceRepo (its https form in token mode), never the payload's
     assert api["bindings"] == [{"ref": "github-push", "kind": "TriggerBinding"},
+                               {"name": "source-url", "value": "https://github.com/Org/API.git"},
                                {"name": "app-name", "value": "api"}, {"name": "image", "value": "quay.io/org/api"},
                                {"name": "overlay-path", "value": "api/overlays/dev"},
                                {"name": "context", "value": "."}, {"name": "dockerfile", "value": "Dockerfile"},
                                {"name": "canary", "value": ""}, {"name": "canary-timeout", "value": "0"}]
-    assert triggers["web"]["bindings"][3] == {"name": "overlay-path", "value": "web/overlays/dev"}
+    assert triggers["web"]["bindings"][4] == {"name": "overlay-path", "value": "web/overlays/dev"}
     assert api["template"] == {"ref": "gitops-ci-run"}
     binding = result.find("TriggerBinding", "github-push", "gitops-ci").inputs["spec"]["params"]
-    assert binding == [{"name": "source-url", "value": "$(body.repository.clone_url)"},
-                       {"name": "source-revision", "value": "$(body.after)"},
+    assert binding == [{"name": "source-revision", "value": "$(body.after)"},
                        {"name": "source-branch", "value": "$(extensions.branch)"}]
 
 

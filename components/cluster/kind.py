@@ -1,8 +1,6 @@
 """A local kind cluster, created and deleted with the real `kind` CLI."""
 from __future__ import annotations
 
-import shlex
-
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
@@ -48,18 +46,33 @@ def kind_config(args: ClusterArgs) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def registry_hosts_command(cluster: str, host: str, cluster_ip: str) -> str:
+# A node image is supported only with the kind release it was built for (kind's node-image docs): warn
+# when the kind on PATH is another one. `case` patterns from a variable are quoted, so they match literally.
+CHECK_RELEASE = ('case "$(kind version)" in *"$KIND_RELEASE"*) ;; *) echo "warning: the node image $KIND_NODE_IMAGE '
+                 'is built for kind $KIND_RELEASE, this is $(kind version)" >&2 ;; esac; ')
+
+
+def registry_hosts_command() -> str:
     """Shell that tells every node's containerd where the in-cluster registry is: a hosts.toml under
     /etc/containerd/certs.d/<host>/ mapping the cluster-DNS name (which a node cannot resolve) to the
     registry's fixed ClusterIP over plain HTTP. kind's own local-registry example does exactly this with
     `docker exec` (kubernetes-sigs/kind@v0.32.0:site/static/examples/kind-with-registry.sh); node images of
-    kind v0.27+ read certs.d without a config patch, and containerd picks the file up without a restart."""
-    directory = shlex.quote(f"/etc/containerd/certs.d/{host}")
-    toml = shlex.quote(f'server = "http://{cluster_ip}:5000"\n[host."http://{cluster_ip}:5000"]\n'
-                       '  capabilities = ["pull", "resolve"]\n')
-    return (f"for node in $(kind get nodes --name {shlex.quote(cluster)}); do "
-            f"docker exec \"$node\" mkdir -p {directory} && "
-            f"printf {toml} | docker exec -i \"$node\" cp /dev/stdin {directory}/hosts.toml || exit 1; done 1>&2; ")
+    kind v0.27+ read certs.d without a config patch, and containerd picks the file up without a restart.
+    The host and IP come from $REGISTRY_HOST and $REGISTRY_IP, always quoted."""
+    return ('for node in $(kind get nodes --name "$KIND_CLUSTER"); do '
+            'docker exec "$node" mkdir -p "/etc/containerd/certs.d/$REGISTRY_HOST" && '
+            'printf \'server = "http://%s:5000"\\n[host."http://%s:5000"]\\n  capabilities = ["pull", "resolve"]\\n\' '
+            '"$REGISTRY_IP" "$REGISTRY_IP" | docker exec -i "$node" cp /dev/stdin '
+            '"/etc/containerd/certs.d/$REGISTRY_HOST/hosts.toml" || exit 1; done 1>&2; ')
+
+
+def create_script(registry: bool) -> str:
+    """The create script of the kind Command: warn on a kind release mismatch, create the cluster unless
+    it exists (the config on stdin), point the nodes at the in-cluster registry, print the kubeconfig."""
+    return (CHECK_RELEASE + 'kind get clusters 2>/dev/null | grep -qxF -e "$KIND_CLUSTER" || '
+            'kind create cluster --name "$KIND_CLUSTER" --config - --wait 180s 1>&2; '
+            + (registry_hosts_command() if registry else "")
+            + 'kind get kubeconfig --name "$KIND_CLUSTER"')
 
 
 class KindClusterComponent(pulumi.ComponentResource):
@@ -69,20 +82,22 @@ class KindClusterComponent(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gitops-platform:cluster:KindCluster", name, None, opts)
         config = kind_config(args)
-        cluster = shlex.quote(args.cluster_name)
-        # A node image is supported only with the kind release it was built for (kind's node-image docs).
-        check_version = (f"case \"$(kind version)\" in *{args.kind_version}*) ;; *) echo \"warning: the node image "
-                         f"{args.kind_node_image} is built for kind {args.kind_version}, this is $(kind version)\" "
-                         ">&2 ;; esac; ")
+        # Nothing from config is spliced into the script: the cluster name, node image, kind release and
+        # the registry's host and ClusterIP reach it as environment variables, always expanded inside
+        # double quotes ("$KIND_CLUSTER"), so a value is one argument and never shell syntax. The config
+        # grammar refuses shell metacharacters in each of them too (tests/test_cluster.py runs this script
+        # with stub kind and docker programs and hostile values).
+        environment = {"KIND_CLUSTER": args.cluster_name, "KIND_NODE_IMAGE": args.kind_node_image,
+                       "KIND_RELEASE": args.kind_version}
+        if args.registry:
+            environment |= {"REGISTRY_HOST": args.registry[0], "REGISTRY_IP": args.registry[1]}
         self.cluster_name = pulumi.Output.from_input(args.cluster_name)
         # kind logs to stderr; stdout carries only the kubeconfig, which stays a secret.
         self.command = local.Command(
             f"{name}-kind",
-            create=(check_version + f"kind get clusters 2>/dev/null | grep -qx {cluster} || "
-                    f"kind create cluster --name {cluster} --config - --wait 180s 1>&2; "
-                    + (registry_hosts_command(args.cluster_name, *args.registry) if args.registry else "")
-                    + f"kind get kubeconfig --name {cluster}"),
-            delete=f"kind delete cluster --name {cluster}",
+            create=create_script(bool(args.registry)),
+            delete='kind delete cluster --name "$KIND_CLUSTER"',
+            environment=environment,
             stdin=config,
             triggers=[config],
             logging=local.Logging.STDERR,

@@ -7,7 +7,16 @@ forbids unknown keys and coerces nothing: a typo or a wrong type in a stack file
 silently ignored. One module per concern: base (shared rules), cluster, repos, apps, argocd, tekton,
 flux (with Flagger), platform (the whole stack and its cross-section checks), loader (reading a stack).
 """
-from components.config.apps import App, Build, Canary, CanaryMetric, ImagePolicy, canary_wait_seconds, glob_regex
+from components.config.apps import (
+    App,
+    Build,
+    Canary,
+    CanaryMetric,
+    ImagePolicy,
+    canary_wait_seconds,
+    glob_regex,
+    metric_template_name,
+)
 from components.config.argocd import AppOfApps, ArgoCDConfig, DeployerRule, SyncWindow, app_of_apps_names
 from components.config.base import (
     PROJECT,
@@ -45,7 +54,7 @@ __all__ = [
     "DeployerRule", "ENVIRONMENTS", "EksCluster", "ExistingCluster", "FlaggerConfig", "FluxConfig", "Features",
     "INGRESS_PROVIDERS", "ImagePolicy", "KindCluster", "MESH_PROVIDERS", "Model", "PROJECT", "PlatformConfig",
     "PlatformConfigErrors", "RESERVED_NAMESPACES", "RETIRED_KEYS", "Registry", "SECRET_KEYS", "SyncWindow",
-    "Relay", "TektonConfig", "TlsConfig", "WebhooksConfig", "app_of_apps_names", "canary_wait_seconds", "check_duration", "check_git_ref", "check_repo_path",
+    "Relay", "TektonConfig", "TlsConfig", "WebhooksConfig", "app_of_apps_names", "canary_wait_seconds", "metric_template_name", "check_duration", "check_git_ref", "check_repo_path",
     "combination_problems", "dns_label", "duration_seconds", "glob_regex", "is_cluster_local", "load_config",
     "read_stack", "repo_host", "repo_is_ssh", "secret_problems",
 ]

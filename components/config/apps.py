@@ -184,6 +184,11 @@ class Canary(Model):
         return self
 
 
+def metric_template_name(app: App, metric_name: str) -> str:
+    """The MetricTemplate of an app's check: <app>-<metric>, cut to a 63-character name."""
+    return f"{app.name}-{metric_name}"[:63].rstrip("-")
+
+
 def canary_wait_seconds(canary: Canary) -> int:
     """How long gitops-ci waits for a canary: `waitTimeout`, else what the analysis can take at most:
     Flagger's detection and initialisation (two intervals), one interval per weight step or iteration,

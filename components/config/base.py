@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -25,6 +26,15 @@ MULTILINE = frozenset({"test_script", "ssh_known_hosts"})
 # mistake long before that. Any other string is a name, path or URL: 4 KiB is far beyond any of those.
 MAX_TEXT = 64 * 1024
 MAX_LINE = 4096
+# Tekton substitutes `$(params.x)`, `$(context.x)`, `$(workspaces.x.path)`, `$(tasks.x.results.y)`... in
+# every string of a Task or Pipeline it runs, in several passes (tektoncd/pipeline@v1.15.0:
+# pkg/reconciler/taskrun/resources/apply.go applies params, then contexts, workspaces and results to the
+# text the first pass produced), and Triggers substitutes `$(body.x)`, `$(header.x)`, `$(extensions.x)`
+# and `$(tt.params.x)` from the webhook event. A config value holding one would let the event or another
+# param choose what it becomes, so `$(` is refused in every config string; the test script (a shell script,
+# where `$(command)` is ordinary) only has Tekton's own variable roots refused.
+TEKTON_VARIABLE = re.compile(r"\$\((params|context|tasks|workspaces|results|steps|step|credentials|tt|body|header|"
+                             r"extensions|inputs|outputs|resources)\s*[.\[]")
 
 
 class PlatformConfigErrors(ValueError):
@@ -40,7 +50,15 @@ def camel(name: str) -> str:
     return head + "".join(word.title() for word in rest)
 
 
-def _control_characters(value: Any, multiline: bool) -> str | None:
+def _is_mapping_of_strings(annotation: Any) -> bool:
+    """dict[str, str] (or Optional of it): a field of labels or annotations, not a nested section."""
+    if get_origin(annotation) is dict:
+        return True
+    return any(_is_mapping_of_strings(arg) for arg in get_args(annotation) if arg is not type(None)) \
+        if get_origin(annotation) in (Union, UnionType) else False
+
+
+def _control_characters(value: Any, multiline: bool, script: bool = False, mapping: bool = False) -> str | None:
     if isinstance(value, str):
         allowed = "\n\t" if multiline else ""
         bad = [ch for ch in value if (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0) and ch not in allowed]
@@ -51,9 +69,20 @@ def _control_characters(value: Any, multiline: bool) -> str | None:
         limit = MAX_TEXT if multiline else MAX_LINE
         if len(value.encode()) > limit:
             return f"is {len(value.encode())} bytes, over the {limit} this field may hold"
+        if script:
+            found = TEKTON_VARIABLE.search(value)
+            if found:
+                return (f"uses the Tekton variable {found.group(0)!r}...: Tekton would substitute it before the "
+                        "shell runs (shell $(command) is fine; pass values through the environment instead)")
+        elif "$(" in value:
+            return ("contains '$(', which Tekton substitutes as a variable in every object it reaches (the "
+                    "webhook event could choose the value); no config string may hold it")
         return None
     if isinstance(value, list):  # a list of strings; nested sections check their own fields
         return next((p for p in (_control_characters(v, multiline) for v in value if isinstance(v, str)) if p), None)
+    if isinstance(value, dict) and mapping:  # a mapping of strings (labels, annotations): keys and values
+        return next((p for p in (_control_characters(v, multiline) for item in value.items() for v in item
+                                 if isinstance(v, str)) if p), None)
     return None
 
 
@@ -66,7 +95,8 @@ class Model(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_control_characters(cls, value: Any, info) -> Any:
-        problem = _control_characters(value, info.field_name in MULTILINE)
+        mapping = isinstance(value, dict) and _is_mapping_of_strings(cls.model_fields[info.field_name].annotation)
+        problem = _control_characters(value, info.field_name in MULTILINE, info.field_name == "test_script", mapping)
         if problem:
             raise ValueError(problem)
         return value

@@ -5,16 +5,24 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from components.config.apps import App
+from components.config.apps import App, metric_template_name
 from components.config.argocd import ArgoCDConfig, SyncWindow, app_of_apps_names
 from components.config.base import DNS1123_LABEL, Model, PlatformConfigErrors, repo_is_ssh
 from components.config.cluster import ClusterConfig
-from components.config.embedded import GIT_NAMESPACE, REGISTRY_HOST, REGISTRY_NAMESPACE, GitServerConfig
+from components.config.embedded import (
+    CONFIG_REPO,
+    GIT_NAMESPACE,
+    REGISTRY_HOST,
+    REGISTRY_NAMESPACE,
+    GitServerConfig,
+    repo_url,
+)
 from components.config.flux import INGRESS_PROVIDERS, Features, FlaggerConfig, FluxConfig
 from components.config.gateway import GatewayConfig
 from components.config.repos import ConfigRepo, Registry
 from components.config.tekton import TektonConfig
 from components.config.webhooks import WebhooksConfig
+from components.urls import redact
 from components.versions import Versions
 
 # Namespaces the platform's components own, or Kubernetes itself: no app, and no second component, may
@@ -221,6 +229,8 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
         if cfg.image_updates == "flux" and app.image_policy is None:
             errors.append((f"apps[{i}].imagePolicy", "is required with imageUpdates: flux"))
     errors += _name_collisions(cfg, apps)
+    errors += _host_collisions(cfg, apps)
+    errors += _metric_template_collisions(cfg, apps)
     errors += _argocd_name_collisions(cfg, apps)
     if cfg.tekton.namespace in RESERVED_NAMESPACES:
         errors.append(("tekton.namespace", f"{cfg.tekton.namespace!r} belongs to another component or to Kubernetes; "
@@ -236,23 +246,19 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
             errors.append(("tekton.gitAuth", "'ssh' needs an ssh:// or git@host:path configRepo.url"))
     kind = cfg.cluster.kind
     on_kind = cfg.cluster.provider == "kind"
-    if cfg.gateway_enabled and on_kind \
-            and cfg.gateway.host_port in (kind.argocd_host_port, kind.dashboard_host_port):
-        errors.append(("gateway.hostPort", f"{cfg.gateway.host_port} is already cluster.kind's Argo CD or dashboard "
-                       "host port; choose another"))
-    if cfg.tls_enabled and on_kind and cfg.gateway.https_host_port in (
-            kind.argocd_host_port, kind.dashboard_host_port, cfg.gateway.host_port):
-        errors.append(("gateway.httpsHostPort", f"{cfg.gateway.https_host_port} is already another host port of "
-                       "the kind cluster; choose another"))
+    if on_kind:
+        errors += _host_port_collisions(cfg)
     if cfg.tls_issuer == "letsencrypt" and not cfg.gateway.tls.email:
         errors.append(("gateway.tls.email", "is required for Let's Encrypt (the ACME account's contact), or set "
                        "gateway.tls.issuer: selfsigned, or secretName"))
     if cfg.git_server.enabled and cfg.cluster.provider != "kind":
         errors.append(("gitServer.enabled", "the embedded Git server is for kind; set configRepo to your Git server"))
-    if cfg.git_server.enabled and on_kind and cfg.git_server.host_port in (
-            kind.argocd_host_port, kind.dashboard_host_port, cfg.gateway.host_port):
-        errors.append(("gitServer.hostPort", f"{cfg.git_server.host_port} is already another host port of the kind "
-                       "cluster; choose another"))
+    elif cfg.git_server.enabled and repo is not None and repo.url != repo_url(CONFIG_REPO):
+        # The pipelines would send the embedded server's admin credentials to the configRepo host and open
+        # their pull requests on the Gitea API: each credential must stay with its own host.
+        errors.append(("gitServer.enabled", f"is true and configRepo.url is {redact(repo.url)!r}: the embedded Git "
+                       "server holds the config repo only when configRepo is not set (remove configRepo to use "
+                       "it, or gitServer to use your own Git server)"))
     if cfg.gateway.class_name and not cfg.gateway_enabled:
         errors.append(("gateway.className", "is set but gateway.enabled is false"))
     if cfg.gateway_enabled and cfg.gateway.class_name and cfg.gateway.service_type:
@@ -303,4 +309,73 @@ def _name_collisions(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[t
                                   or by_index[other].has_canary else "")))
                 break
             owners[(ns, name)] = i
+    return errors
+
+
+def _host_port_collisions(cfg: PlatformConfig) -> list[tuple[str, str]]:
+    """Every host port kind maps must be distinct: a second mapping of one port makes `kind create
+    cluster` fail (docker cannot bind it twice)."""
+    kind = cfg.cluster.kind
+    ports = [("cluster.kind.argocdHostPort", kind.argocd_host_port),
+             ("cluster.kind.dashboardHostPort", kind.dashboard_host_port)]
+    if cfg.gateway_enabled:
+        ports.append(("gateway.hostPort", cfg.gateway.host_port))
+    if cfg.tls_enabled:
+        ports.append(("gateway.httpsHostPort", cfg.gateway.https_host_port))
+    if cfg.git_server.enabled:
+        ports.append(("gitServer.hostPort", cfg.git_server.host_port))
+    errors, seen = [], {}
+    for key, port in ports:
+        if port in seen and not (seen[port].startswith("cluster.kind.") and key.startswith("cluster.kind.")):
+            errors.append((key, f"{port} is also {seen[port]}: every host port of the kind cluster must be "
+                           "distinct; choose another"))
+        seen.setdefault(port, key)
+    return errors
+
+
+def _host_collisions(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple[str, str]]:
+    """Hostnames the Gateway routes: an app may not take the platform's own (argocd.<domain>,
+    hooks.<domain>, where Argo CD and the webhooks are served) or another app's, and a derived hostname
+    must fit DNS (253 characters)."""
+    if not cfg.gateway_enabled:
+        return []
+    errors: list[tuple[str, str]] = []
+    owners: dict[str, str] = {}
+    if cfg.argocd_host:
+        owners[cfg.argocd_host] = "the Argo CD hostname (argocd.<gateway.domain>)"
+    if cfg.hooks_host:
+        owners[cfg.hooks_host] = "the webhooks hostname (hooks.<gateway.domain>)"
+    for i, app in apps:
+        if not app.has_canary:
+            continue
+        host = cfg.host_of(app)
+        key = f"apps[{i}].canary.host" if app.canary.host else f"apps[{i}].name"
+        if len(host) > 253:
+            errors.append((key, f"gives the hostname {host[:40]}... of {len(host)} characters (<name>.gateway.domain), "
+                           "over DNS's 253: set canary.host or a shorter gateway.domain"))
+            continue
+        if host in owners:
+            errors.append((key, f"{host!r} is {owners[host]}: choose another app name or canary.host"))
+            continue
+        owners[host] = f"the hostname of apps[{i}] ({app.name!r})"
+    return errors
+
+
+def _metric_template_collisions(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple[str, str]]:
+    """MetricTemplates are named <app>-<metric> (cut to 63 characters) in the app's namespace: two checks
+    that derive one name would overwrite each other's query."""
+    errors: list[tuple[str, str]] = []
+    owners: dict[tuple[str, str], str] = {}
+    for i, app in apps:
+        if not app.has_canary:
+            continue
+        for j, metric in enumerate(app.canary.metrics):
+            name = metric_template_name(app, metric.name)
+            where = (cfg.namespace_of(app), name)
+            if where in owners:
+                errors.append((f"apps[{i}].canary.metrics[{j}].name",
+                               f"gives the MetricTemplate {name!r} in namespace {where[0]!r}, as {owners[where]} "
+                               "does (<app>-<metric>, cut to 63 characters): rename one"))
+                continue
+            owners[where] = f"apps[{i}].canary.metrics[{j}]"
     return errors

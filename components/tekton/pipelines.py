@@ -96,6 +96,15 @@ def config_clone_url(cfg: PlatformConfig) -> str:
     return url
 
 
+def source_clone_url(cfg: PlatformConfig, app) -> str:
+    """The URL gitops-ci clones an app's source from: its configured `sourceRepo` (never the push
+    payload's clone_url), in its https form in token mode, like the config repo."""
+    url = app.source_repo
+    if cfg.tekton.git_auth == "token" and repo_is_ssh(url):
+        return f"https://{repo_host(url)}/{repo_slug(url)}.git"
+    return url
+
+
 def repo_slug(url: str) -> str:
     """owner/name of a repository URL (https, ssh:// or git@host:path)."""
     path = url.split("://", 1)[1].split("/", 1)[1] if "://" in url else url.split(":", 1)[1]

@@ -8,7 +8,6 @@ the TriggerTemplate starts `gitops-ci` with the pod template every step needs.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from components.config import App, PlatformConfig, canary_wait_seconds, glob_regex
@@ -49,7 +48,7 @@ from components.models.tekton import (
     WorkspaceBinding,
 )
 from components.tekton.catalog import GIT_CLONE_UID
-from components.tekton.pipelines import GITOPS_CI, KUBE_API, STAGE_RELEASE, WORK
+from components.tekton.pipelines import GITOPS_CI, KUBE_API, STAGE_RELEASE, WORK, source_clone_url
 from components.tekton.steps.api import web_url
 
 LISTENER = "gitops-ci"
@@ -83,20 +82,72 @@ def canary_of(cfg: PlatformConfig, app: App) -> str:
     return f"{cfg.namespace_of(app)}/{app.name}" if app.has_canary and cfg.flagger_enabled else ""
 
 
+def cel_string(value: str) -> str:
+    """`value` as a CEL string literal that cel-go decodes back to exactly `value`: ASCII printable
+    characters as themselves (quote and backslash escaped), everything else as a `\\u`/`\\U` code point
+    escape (cel-go parser/unescape.go decodes `\\uXXXX` to that code point and `\\UXXXXXXXX` to any
+    code point, but a UTF-16 surrogate pair written as two `\\u` escapes, which json.dumps produces for
+    characters outside the BMP, becomes two U+FFFD replacement characters)."""
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if ch in "\"\\":
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
+def lower_ascii(value: str) -> str:
+    """What CEL's `lowerAscii()` does (cel-go ext/strings.go): A-Z to a-z, every other character as is
+    (Python's `str.lower()` also lowers Ø, İ, Σ...: a bot address with one would never compare equal)."""
+    return "".join(chr(ord(ch) + 32) if "A" <= ch <= "Z" else ch for ch in value)
+
+
+# What a push must carry before its fields may become params: a full commit id (SHA-1 or SHA-256
+# repositories) and a branch ref of characters that cannot form a Tekton variable or a git option.
+REVISION = r"^[0-9a-f]{40}([0-9a-f]{24})?$"
+BRANCH_REF = r"^refs/heads/[A-Za-z0-9._/+@=-]{1,244}$"
+
+
+# GitHub lists at most 2048 commits in a push webhook ("The array includes a maximum of 2048 commits",
+# docs.github.com/en/webhooks/webhook-events-and-payloads#push) and sends no total.
+GITHUB_MAX_COMMITS = 2048
+
+
+def truncated_push() -> str:
+    """CEL: the payload may list fewer commits than the push has, so its file lists are incomplete and
+    the push must build rather than be judged by them. Gitea cuts the list to [ui] FEED_MAX_COMMIT_NUM
+    commits (default 5) and reports the real count as `total_commits`, and a new branch lists at most 10
+    commits with a count cut the same way (go-gitea/gitea services/repository/push.go, modules/repository/
+    commits.go, services/webhook/notifier.go); GitHub lists at most 2048 with no count (the Events API
+    form carries `size`)."""
+    return ("(has(body.total_commits) && body.total_commits > size(body.commits)) || "
+            "(has(body.size) && body.size > size(body.commits)) || "
+            f"size(body.commits) >= {GITHUB_MAX_COMMITS} || body.before.matches('^0+$')")
+
+
 def push_filter(cfg: PlatformConfig, app: App) -> str:
-    """CEL: a push (not a deletion) of a branch of the app's source repository, with at least one commit
-    that is not the pipeline-bot's own (its deploy commits must never start CI: a config repo inside the
-    source repo would loop) and, when the app lists build paths, that changes a file under them."""
-    bot = json.dumps(cfg.tekton.git_user_email.lower())
+    """CEL: a push (not a deletion) of a branch of the app's source repository, whose commit id and branch
+    are well-formed (they become params), with at least one commit that is not the pipeline-bot's own (its
+    deploy commits must never start CI: a config repo inside the source repo would loop) and, when the app
+    lists build paths, that changes a file under them, or any such commit when the list is truncated."""
+    bot = cel_string(lower_ascii(cfg.tekton.git_user_email))
     not_bot = f"c.committer.email.lowerAscii() != {bot}"
     if app.build.paths:
-        matches = " || ".join(f"f.matches({json.dumps(glob_regex(p))})" for p in app.build.paths)
-        commit = f"{not_bot} && (c.added + c.modified + c.removed).exists(f, {matches})"
+        matches = " || ".join(f"f.matches({cel_string(glob_regex(p))})" for p in app.build.paths)
+        commits = (f"body.commits.exists(c, {not_bot} && ({truncated_push()} || "
+                   f"(c.added + c.modified + c.removed).exists(f, {matches})))")
     else:
-        commit = not_bot
-    return ("body.ref.startsWith('refs/heads/') && !(has(body.deleted) && body.deleted) && "
-            f"body.repository.html_url.lowerAscii() == {json.dumps(web_url(app.source_repo).lower())} && "
-            f"body.commits.exists(c, {commit})")
+        commits = f"body.commits.exists(c, {not_bot})"
+    return (f"body.ref.matches({cel_string(BRANCH_REF)}) && body.after.matches({cel_string(REVISION)}) && "
+            "!(has(body.deleted) && body.deleted) && "
+            f"body.repository.html_url.lowerAscii() == {cel_string(lower_ascii(web_url(app.source_repo)))} && "
+            f"{commits}")
 
 
 def listener_url(namespace: str) -> str:
@@ -104,8 +155,10 @@ def listener_url(namespace: str) -> str:
 
 
 def binding(namespace: str) -> TriggerBinding:
+    """The only values a push hands to a run: its commit id and its branch, both checked by the filter
+    (REVISION, BRANCH_REF) before the binding reads them. The repository to clone is the app's own
+    `sourceRepo` (a static binding per trigger), never the payload's clone_url."""
     return TriggerBinding(metadata=ObjectMeta(name=BINDING, namespace=namespace), spec=TriggerBindingSpec(params=[
-        Param(name="source-url", value="$(body.repository.clone_url)"),
         Param(name="source-revision", value="$(body.after)"),
         Param(name="source-branch", value="$(extensions.branch)"),
     ]))
@@ -172,7 +225,7 @@ def app_trigger(cfg: PlatformConfig, app: App, names: TriggerNames) -> EventList
         InterceptorParam(name="filter", value=push_filter(cfg, app)),
         InterceptorParam(name="overlays", value=[{"key": "branch", "expression": "body.ref.substring(11)"}]),
     ])
-    static = {"app-name": app.name, "image": app.image, "overlay-path": cfg.path_of(app),
+    static = {"source-url": source_clone_url(cfg, app), "app-name": app.name, "image": app.image, "overlay-path": cfg.path_of(app),
               "context": app.build.context, "dockerfile": app.build.dockerfile,
               "canary": canary_of(cfg, app), "canary-timeout": str(canary_wait_seconds(app.canary) if app.canary else 0)}
     return EventListenerTrigger(

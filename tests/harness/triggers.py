@@ -28,7 +28,9 @@ BODY = re.compile(r"\$\((body|extensions)\.([A-Za-z0-9_.-]+)\)")
 
 
 def _functions():
-    return {"lowerAscii": lambda s: celtypes.StringType(str(s).lower()),
+    # cel-go's lowerAscii (ext/strings.go) lowers A-Z only; Python's str.lower() would also lower Ø or İ.
+    return {"lowerAscii": lambda s: celtypes.StringType("".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c
+                                                                for c in str(s))),
             "substring": lambda s, start, end=None: celtypes.StringType(
                 str(s)[int(start):] if end is None else str(s)[int(start):int(end)])}
 

@@ -211,6 +211,10 @@ class World:
         spec = run["spec"]
         values = {p["name"]: p["value"] for p in spec.get("params") or []}
         values["config-url"] = self.config_repo
+        # The run clones the app's configured sourceRepo (github.com here): this machine's Git server stands
+        # in for github.com, as the config repo's does.
+        if values.get("source-url", "").startswith("https://github.com/"):
+            values["source-url"] = self.server.url(values["source-url"].removeprefix("https://github.com/"))
         if any(p["name"] == "argocd-webhook-url" for p in self._pipeline(spec["pipelineRef"]["name"])["params"]):
             values["argocd-webhook-url"] = f"{self.argocd.url}/api/webhook"
         if any(p["name"] == "api-url" for p in self._pipeline(spec["pipelineRef"]["name"])["params"]):
