@@ -53,7 +53,12 @@ def check_url(value: object, what: str = "", schemes: tuple[str, ...] = ("https"
         listed = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
         raise ValueError(f"{what} must be a URL starting with {listed} (got "
                          f"{parts.scheme + '://' if parts.scheme else 'no scheme'})")
-    if "@" in parts.netloc:
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at and parts.scheme == "ssh" and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", userinfo):
+        # ssh://git@host/org/repo.git: a user name and no password is how ssh URLs are written (git's
+        # urls docs); ssh authenticates with the key, never with anything in the URL.
+        parts = urlsplit(value.replace(userinfo + "@", "", 1))
+    elif "@" in parts.netloc:
         raise ValueError(f"{what} has credentials in it (user:password@): set them as a Pulumi secret instead, "
                          "they would be shown in clear in every object and output that carries the URL")
     host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc

@@ -146,6 +146,8 @@ def test_a_secret_value_under_a_key_that_is_not_a_secret_is_never_echoed(run):
 def test_an_ssh_config_repo_needs_its_deploy_key(run):
     raw = copy.deepcopy(VALID)
     raw["configRepo"] = {"url": "git@github.com:org/gitops-config.git"}
+    raw["tekton"] = {"sshKnownHosts": "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}
+    raw["features"] = {"flux": False}
     result = run(raw, secrets={})
     assert result.resources == []
     assert result.errors == ["gitops-platform:gitSshPrivateKey: is required: configRepo.url is an ssh URL, and ssh "
@@ -273,3 +275,54 @@ def test_a_control_character_anywhere_in_a_string_is_refused(text):
         with pytest.raises(ConfigError) as caught:
             load_config(raw, "dev")
         assert caught.value.lines[0].startswith(f"gitops-platform:configRepo.{place}: ")
+
+
+# ---------------------------------------------------------------- tricky but legal
+LEGAL = sorted((Path(__file__).parent / "fixtures" / "legal").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", LEGAL, ids=[p.stem for p in LEGAL])
+def test_legal_config_renders_and_validates_strictly(run, path, tmp_path):
+    from tests.conftest import validate
+    config, env = load_case(path)
+    secrets = {"gitToken": "t" * 20, "gitSshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n"}
+    ssh = str(config.get("configRepo", {}).get("url", "")).startswith(("ssh://", "git@"))
+    embedded = "configRepo" not in config
+    result = run(config, stack=env, secrets={} if embedded else secrets if ssh else {"gitToken": "t" * 20})
+    assert result.errors == [] and result.resources
+    done = validate([r.manifest() for r in result.k8s_objects()], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name, secret", [("username-holding-password", "s3cr3t-hunter2"),
+                                          ("ssh-url-with-password", "hunter2")])
+def test_a_secret_in_a_config_value_is_refused_without_being_shown(name, secret):
+    [path] = [p for p in CORPUS if p.stem.endswith(name)]
+    config, env = load_case(path)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, env)
+    assert caught.value.lines and not any(secret in line for line in caught.value.lines)
+
+
+def test_a_large_stack_without_aliases_is_read_and_deep_nesting_is_a_keyed_error(tmp_path):
+    from tools.stackfile import StackFileError, load_text
+    apps = "".join(f"  - {{name: app{i}, image: ghcr.io/org/app{i}, sourceRepo: 'https://github.com/org/a{i}.git'}}\n"
+                   for i in range(3000))
+    document = load_text("config:\n  gitops-platform:apps:\n" + apps)
+    assert len(document["config"]["gitops-platform:apps"]) == 3000
+    windows = "".join(f"  - {{kind: allow, schedule: '0 {i % 24} * * *', duration: 1h}}\n" for i in range(5000))
+    assert len(load_text("config:\n  w:\n" + windows)["config"]["w"]) == 5000
+    # yaml.v3's rule: 200 aliases of a small mapping among 2000 other nodes are fine
+    some = "d: &d {a: 1, b: 2}\nl:\n" + "  - *d\n" * 200 + "".join(f"  - {{x{i}: 1}}\n" for i in range(2000))
+    assert len(load_text(some)["l"]) == 2200
+    with pytest.raises(StackFileError) as caught:
+        load_text("config:\n  x: " + "[" * 5000 + "]" * 5000 + "\n", "Pulumi.dev.yaml")
+    assert caught.value.lines == ["Pulumi.dev.yaml: is nested more than 200 levels deep; a stack config never needs "
+                                  "that (check the indentation or the brackets)"]
+
+
+def test_merge_keys_merge_as_the_pulumi_cli_reads_them():
+    from tools.stackfile import load_text
+    document = load_text("base: &base {provider: kind, name: shared}\nconfig:\n"
+                         "  gitops-platform:cluster:\n    <<: *base\n    name: gitops-dev\n")
+    assert document["config"]["gitops-platform:cluster"] == {"provider": "kind", "name": "gitops-dev"}

@@ -16,11 +16,8 @@ from components.config.base import (
     dns_label,
     duration_seconds,
 )
-from components.grammars import semver
+from components.grammars import reference, semver
 from components.urls import check_host
-
-IMAGE_REPOSITORY = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)+"
-                              r"|[a-z0-9]+([._-][a-z0-9]+)*")
 
 
 class ImagePolicy(Model):
@@ -110,12 +107,9 @@ class CanaryMetric(Model):
         if unknown or "{{" in TEMPLATE.sub("", value):
             raise ValueError(f"uses template variables Flagger does not fill in ({', '.join(unknown) or 'malformed'}); "
                              f"available: {', '.join('{{ ' + v + ' }}' for v in TEMPLATE_VARIABLES)}")
-        rendered = TEMPLATE.sub(lambda m: TEMPLATE_VARIABLES[m.group(1)], value)
-        import promql_parser
-        try:
-            promql_parser.parse(rendered)
-        except ValueError as err:
-            raise ValueError(f"is not PromQL once Flagger fills in its variables: {err}") from None
+        if not value.strip():
+            raise ValueError("is empty")
+        # Parsed here with stand-in names; the cross-checks parse it again with the app's own (query_problem).
         return value
 
 
@@ -189,6 +183,28 @@ def metric_template_name(app: App, metric_name: str) -> str:
     return f"{app.name}-{metric_name}"[:63].rstrip("-")
 
 
+def template_values(app: App, namespace: str, interval: str, apisix: bool = False) -> dict[str, str]:
+    """What Flagger fills into an app's MetricTemplate query: the Canary's name and namespace, its target
+    Deployment, the Service (the target's name: the platform sets no service.name), the Ingress (or the
+    target), the route (the ApisixRoute with the apisix provider, else the target) and the metric's interval
+    (fluxcd/flagger@v1.44.0:pkg/controller/scheduler_metrics.go toMetricModel)."""
+    target = app.canary.deployment or app.name
+    return {"name": app.name, "namespace": namespace, "target": target, "service": target,
+            "ingress": app.canary.ingress or target, "route": (app.canary.ingress if apisix else None) or target, "interval": interval}
+
+
+def query_problem(query: str, values: dict[str, str]) -> str | None:
+    """Why `query` is not PromQL once Flagger fills in `values`, or None. Whitespace, newlines included,
+    is PromQL's own, so a query may be written over several lines as Flagger's docs write them."""
+    import promql_parser
+    rendered = TEMPLATE.sub(lambda m: values[m.group(1)], query)
+    try:
+        promql_parser.parse(rendered)
+    except ValueError as err:
+        return f"is not PromQL once Flagger fills in this app's values ({rendered.strip()[:200]!r}): {err}"
+    return None
+
+
 def canary_wait_seconds(canary: Canary) -> int:
     """How long gitops-ci waits for a canary: `waitTimeout`, else what the analysis can take at most:
     Flagger's detection and initialisation (two intervals), one interval per weight step or iteration,
@@ -201,8 +217,9 @@ def canary_wait_seconds(canary: Canary) -> int:
 
 def _hostname(value: str) -> str:
     from components.config.gateway import DOMAIN
-    if len(value) > 253 or not DOMAIN.fullmatch(value):
-        raise ValueError(f"{value!r} is not a hostname like web.apps.example.com")
+    if len(value) > 253 or not DOMAIN.fullmatch(value) or max(len(label) for label in value.split(".")) > 63:
+        raise ValueError(f"{value!r} is not a hostname like web.apps.example.com (DNS: labels of at most 63 "
+                         "characters, 253 in all)")
     return value
 
 
@@ -230,6 +247,25 @@ def glob_regex(glob: str) -> str | None:
     return "^" + out + "$"
 
 
+def check_glob(glob: str) -> str:
+    """A build path glob that can match a file: the trigger compares it with the paths Git reports
+    (`dir/file`, never `./dir/file`, `dir/` or `dir//file`), so a glob in another form never matches."""
+    check_repo_path(glob)
+    if glob_regex(glob) is None:
+        raise ValueError(f"{glob!r} is not a path glob (letters, digits, '/', '.', '_', '-', '*', '?')")
+    if glob in (".", "./") or glob.startswith("./"):
+        hint = "**" if glob in (".", "./") else glob.removeprefix("./")
+        raise ValueError(f"{glob!r} never matches a file: Git reports paths without './' (write {hint!r})")
+    if glob.endswith("/"):
+        raise ValueError(f"{glob!r} never matches a file: a directory is matched by its files (write "
+                         f"{glob + '**'!r})")
+    if "//" in glob or "/./" in glob or glob.endswith("/."):
+        fixed = re.sub(r"/(\./)+|//+", "/", glob).removesuffix("/.")
+        raise ValueError(f"{glob!r} never matches a file: Git reports paths without empty or '.' parts (write "
+                         f"{fixed!r})")
+    return glob
+
+
 class Build(Model):
     """How the app is built from its source repo; paths are relative to the repo root."""
 
@@ -245,10 +281,14 @@ class Build(Model):
     @field_validator("paths")
     @classmethod
     def _paths(cls, value: list[str]) -> list[str]:
-        for glob in value:
-            check_repo_path(glob)
-            if glob_regex(glob) is None:
-                raise ValueError(f"{glob!r} is not a path glob (letters, digits, '/', '.', '_', '-', '*', '?')")
+        errors = []
+        for i, glob in enumerate(value):
+            try:
+                check_glob(glob)
+            except ValueError as err:
+                errors.append((f"[{i}]", str(err)))
+        if errors:
+            raise PlatformConfigErrors(errors)
         return value
 
 
@@ -273,13 +313,14 @@ class App(Model):
     @classmethod
     def _image(cls, value: str) -> str:
         # The app image is a repository; CI and Flux choose the tag, so a tag here is a mistake.
-        if not IMAGE_REPOSITORY.fullmatch(value) or len(value) > 255:
+        # A repository name of the distribution/reference grammar (registry host[:port], IPv6 in brackets).
+        if not re.fullmatch(reference.NAME, value, re.ASCII) or len(value) > 255:
             raise ValueError(f"{value!r} is not an image repository like quay.io/org/app (no tag or digest)")
         first = value.split("/", 1)[0]
-        if "/" in value and ("." in first or ":" in first or first == "localhost"):
-            host = first.split(":")[0]
+        if "/" in value and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
+            host, port = (first[:first.index("]") + 1], first[first.index("]") + 2:]) if first.startswith("[") \
+                else first.partition(":")[::2]
             check_host(host, repr(value))
-            port = first.partition(":")[2]
             if port and not 1 <= int(port) <= 65535:
                 raise ValueError(f"{value!r} has a registry port out of range (1-65535)")
         return value

@@ -106,7 +106,9 @@ class ArgoCDConfig(Model):
     # the platform does not manage (eks/existing); drives the URL and webhook URL outputs.
     external_url: str | None = None
 
-    _reconciliation = field_validator("reconciliation")(classmethod(lambda cls, v: check_duration(v)))
+    # 0s turns Argo CD's periodic refresh off: it then refreshes on webhooks (and hard refreshes) alone
+    # (argo-cd@v3.4.4 docs/operator-manual/argocd-cm.yaml, timeout.reconciliation).
+    _reconciliation = field_validator("reconciliation")(classmethod(lambda cls, v: check_duration(v, zero=True)))
 
     @field_validator("external_url")
     @classmethod

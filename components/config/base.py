@@ -20,7 +20,7 @@ PROJECT = "gitops-platform"
 ENVIRONMENTS = ("dev", "staging", "prod")
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # Fields whose value is multi-line text (a test script, known_hosts lines): newlines and tabs allowed.
-MULTILINE = frozenset({"test_script", "ssh_known_hosts"})
+MULTILINE = frozenset({"test_script", "ssh_known_hosts", "query"})
 # The largest script or host-key text a field may hold: the value lands in one Kubernetes object, and
 # etcd stores objects of at most 1.5 MiB (its --max-request-bytes default); a script this size is a
 # mistake long before that. Any other string is a name, path or URL: 4 KiB is far beyond any of those.
@@ -123,14 +123,15 @@ def dns_subdomain(kind: str):
     return check
 
 
-def check_duration(value: str) -> str:
-    """A Go duration (time.ParseDuration, which Argo CD, Flux and Tekton use): 30s, 5m, 1h30m; positive."""
+def check_duration(value: str, zero: bool = False) -> str:
+    """A Go duration (time.ParseDuration, which Argo CD, Flux and Tekton use): 30s, 5m, 1h30m; positive
+    (or zero, with `zero`)."""
     try:
         nanoseconds = parse_duration(value)
     except DurationError as err:
         raise ValueError(f"{value!r} is not a duration like 30s, 5m or 1h30m ({err})") from None
-    if nanoseconds <= 0:
-        raise ValueError(f"{value!r} must be a positive duration")
+    if nanoseconds < 0 or nanoseconds == 0 and not zero:
+        raise ValueError(f"{value!r} must be a positive duration" + (" or 0s" if zero else ""))
     return value
 
 

@@ -88,6 +88,12 @@ class EksCluster(Model):
     def _arn(cls, value: str | None) -> str | None:
         if value is not None and not ARN.fullmatch(value):
             raise ValueError(f"{value!r} is not an IAM role or user ARN like arn:aws:iam::123456789012:role/ci-preview")
+        # IAM paths are /-separated names (IAM API reference, Path: (\u002F)|(\u002F[\u0021-\u007E]+\u002F)),
+        # and an IAM name is [\w+=,.@-]+: '..' or an empty part names no role a reader should trust.
+        if value is not None and any(part in ("", ".", "..") for part in value.split(":", 5)[5].split("/")[1:]):
+            raise ValueError(f"{value!r} has an empty, '.' or '..' part in its path")
+        if value is not None and len(value.split("/")[-1]) > 64:
+            raise ValueError(f"{value!r} has a role or user name over IAM's 64 characters")
         return value
 
     @field_validator("version")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from components.config.base import Model
 from components.versions import PINNED
@@ -43,6 +43,12 @@ class GitServerConfig(Model):
     enabled: bool = False
     host_port: int = Field(3000, ge=1, le=65535)   # kind: http://localhost:<hostPort> reaches its web UI and git
     storage: str = "2Gi"
+
+    @field_validator("storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        from components.config.tekton import check_storage
+        return check_storage(value)
 
 
 def embedded_defaults(data: dict[str, Any]) -> dict[str, Any]:

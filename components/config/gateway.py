@@ -81,7 +81,9 @@ class GatewayConfig(Model):
     def _domain(cls, value: str | None) -> str | None:
         if value is not None and (len(value) > 200 or not DOMAIN.fullmatch(value)):
             raise ValueError(f"{value!r} is not a DNS domain like apps.example.com (lower-case, no wildcard, "
-                             "no trailing dot)")
+                             "no trailing dot, at most 200 characters so that <app>.<domain> fits)")
+        if value is not None and max(len(label) for label in value.split(".")) > 63:
+            raise ValueError(f"{value!r} has a DNS label over 63 characters")
         return value
 
     @field_validator("service_annotations")
@@ -91,4 +93,9 @@ class GatewayConfig(Model):
         if bad:
             raise ValueError(f"{bad[0]!r} is not an annotation key (prefix/name, like "
                              "service.beta.kubernetes.io/aws-load-balancer-internal)")
+        # The API server's limit on all of an object's annotations together (apimachinery
+        # pkg/api/validation/objectmeta.go: TotalAnnotationSizeLimitB = 256 KiB).
+        total = sum(len(k) + len(v) for k, v in value.items())
+        if total > 256 * 1024:
+            raise ValueError(f"the annotations add up to {total} bytes, over the API server's 262144")
         return value

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from components.config.apps import App, metric_template_name
+from components.config.apps import App, metric_template_name, query_problem, template_values
 from components.config.argocd import ArgoCDConfig, SyncWindow, app_of_apps_names
 from components.config.base import DNS1123_LABEL, Model, PlatformConfigErrors, repo_is_ssh
 from components.config.cluster import ClusterConfig
@@ -54,6 +54,18 @@ class PlatformConfig(Model):
     webhooks: WebhooksConfig = WebhooksConfig()
     git_server: GitServerConfig = GitServerConfig()
     protect: bool | None = None  # default: true in prod
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ssh_repo_pushes_over_ssh(cls, data):
+        """An ssh configRepo.url makes ssh the pipelines' default way to push (with gitSshPrivateKey, the key
+        Argo CD and Flux use too); `tekton.gitAuth: token` keeps pushing over https with gitToken."""
+        if isinstance(data, dict) and isinstance(data.get("configRepo"), dict):
+            url = data["configRepo"].get("url")
+            tekton = data.get("tekton", {})
+            if isinstance(url, str) and repo_is_ssh(url) and isinstance(tekton, dict) and "gitAuth" not in tekton:
+                data = {**data, "tekton": {**tekton, "gitAuth": "ssh"}}
+        return data
 
     # ---- derived values every component uses, so the defaults live in one place
     @property
@@ -213,6 +225,12 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
         if other[1] != app.name:   # the same name twice is reported once, as a duplicate
             errors.append((f"apps[{i}].path", f"{path[1]!r} into namespace {ns!r} is what apps[{other[0]}] "
                            "deploys already: two Applications would fight over the same objects"))
+        if app.has_canary:
+            for j, metric in enumerate(app.canary.metrics):
+                problem = query_problem(metric.query, template_values(app, ns, metric.interval,
+                                                                          cfg.mesh_provider == "apisix"))
+                if problem:
+                    errors.append((f"apps[{i}].canary.metrics[{j}].query", problem))
         if app.has_canary and not cfg.features.flagger:
             errors.append((f"apps[{i}].canary", "needs features.flagger: true"))
         provider = cfg.mesh_provider
@@ -228,6 +246,10 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
                            "gateway.enabled is false; name one ('gateway' or 'namespace/gateway')"))
         if cfg.image_updates == "flux" and app.image_policy is None:
             errors.append((f"apps[{i}].imagePolicy", "is required with imageUpdates: flux"))
+    if not cfg.embedded_registry and any(app.image.startswith(REGISTRY_HOST + "/") for _, app in apps):
+        errors.append(("registry", f"is {cfg.registry.server!r}, so the in-cluster registry is not installed, but "
+                       f"an app's image is on it ({REGISTRY_HOST}; the example app is, when apps is not set): "
+                       "remove registry to use the in-cluster one, or set apps with images on your registry"))
     errors += _name_collisions(cfg, apps)
     errors += _host_collisions(cfg, apps)
     errors += _metric_template_collisions(cfg, apps)
@@ -244,7 +266,6 @@ def cross_checks(cfg: PlatformConfig, apps: list[tuple[int, App]]) -> list[tuple
                            "(host keys are verified, never skipped)"))
         if cfg.tekton.git_auth == "ssh" and not repo_is_ssh(repo.url):
             errors.append(("tekton.gitAuth", "'ssh' needs an ssh:// or git@host:path configRepo.url"))
-    kind = cfg.cluster.kind
     on_kind = cfg.cluster.provider == "kind"
     if on_kind:
         errors += _host_port_collisions(cfg)

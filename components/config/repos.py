@@ -21,8 +21,15 @@ class ConfigRepo(Model):
     @field_validator("username")
     @classmethod
     def _username(cls, value: str) -> str:
-        if not value or ":" in value or "@" in value or " " in value or len(value) > 255:
-            raise ValueError(f"{value!r} is not a git username (non-empty, no ':', '@' or spaces)")
+        # Never echoed: a value with ':' is most likely user:password, and a password must not reach a
+        # terminal or a CI log (the token belongs in `pulumi config set --secret gitToken`).
+        if ":" in value:
+            raise ValueError("is not a git username: it contains ':' (user:password?); set only the user name "
+                             "here and the password or token with `pulumi config set --secret gitToken`; the "
+                             "value is not shown")
+        if not value or "@" in value or " " in value or len(value) > 255:
+            raise ValueError("is not a git username (non-empty, at most 255 characters, no ':', '@' or spaces); "
+                             "the value is not shown")
         return value
 
 
@@ -34,9 +41,13 @@ class Registry(Model):
     @field_validator("server")
     @classmethod
     def _server(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9.-]+(:[0-9]{1,5})?", value):
-            raise ValueError(f"{value!r} is not a registry host like quay.io or ghcr.io")
-        host, _, port = value.partition(":")
+        # host[:port], the host a DNS name, an IPv4 address or a bracketed IPv6 address (the
+        # distribution/reference domain grammar, lower-case as registries and Docker config keys use).
+        if not re.fullmatch(r"([a-z0-9.-]+|\[[0-9a-f:]+\])(:[0-9]{1,5})?", value):
+            raise ValueError(f"{value!r} is not a registry host like quay.io, ghcr.io, registry.local:5000 or "
+                             "[fd00::1]:5000")
+        host, port = (value[:value.index("]") + 1], value[value.index("]") + 2:]) if value.startswith("[") \
+            else value.partition(":")[::2]
         check_host(host, repr(value))
         if port and not 1 <= int(port) <= 65535:
             raise ValueError(f"{value!r} has a port out of range (1-65535)")
