@@ -222,8 +222,8 @@ def test_canaries_depend_on_flagger_and_the_app_namespace(run, canary_config):
      "gitops-platform:apps[0].canary.ingress: provider 'apisix' routes traffic through an ApisixRoute; "
      "name the app's ApisixRoute"),
     ({"metrics": [{"name": "errors", "query": "sum(rate(x[{{ interval }}])", "thresholdRange": {"max": 1}}]}, None,
-     "gitops-platform:apps[0].canary.metrics[0].query: is not PromQL once Flagger fills in its variables: "
-     "unclosed left parenthesis"),
+     "gitops-platform:apps[0].canary.metrics[0].query: is not PromQL once Flagger fills in this app's values "
+     "('sum(rate(x[1m])'): unclosed left parenthesis"),
     ({"metrics": [{"name": "errors", "query": "sum(rate(x{ns=\"{{ nmespace }}\"}[1m]))", "thresholdRange": {"max": 1}}]},
      None,
      "gitops-platform:apps[0].canary.metrics[0].query: uses template variables Flagger does not fill in (nmespace); "
@@ -242,7 +242,8 @@ def test_canaries_depend_on_flagger_and_the_app_namespace(run, canary_config):
      "gitops-platform:apps[0].canary.builtinMetrics: is false and no metrics are set: the analysis would check "
      "nothing"),
     ({"host": "Web.example.com"}, None,
-     "gitops-platform:apps[0].canary.host: 'Web.example.com' is not a hostname like web.apps.example.com"),
+     "gitops-platform:apps[0].canary.host: 'Web.example.com' is not a hostname like web.apps.example.com (DNS: "
+     "labels of at most 63 characters, 253 in all)"),
     ({"interval": "1h"}, None,
      "gitops-platform:apps[0].canary.interval: '1h' is not a Flagger analysis interval (whole seconds or "
      "minutes: 30s, 1m, 1m30s)"),

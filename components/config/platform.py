@@ -55,18 +55,6 @@ class PlatformConfig(Model):
     git_server: GitServerConfig = GitServerConfig()
     protect: bool | None = None  # default: true in prod
 
-    @model_validator(mode="before")
-    @classmethod
-    def _ssh_repo_pushes_over_ssh(cls, data):
-        """An ssh configRepo.url makes ssh the pipelines' default way to push (with gitSshPrivateKey, the key
-        Argo CD and Flux use too); `tekton.gitAuth: token` keeps pushing over https with gitToken."""
-        if isinstance(data, dict) and isinstance(data.get("configRepo"), dict):
-            url = data["configRepo"].get("url")
-            tekton = data.get("tekton", {})
-            if isinstance(url, str) and repo_is_ssh(url) and isinstance(tekton, dict) and "gitAuth" not in tekton:
-                data = {**data, "tekton": {**tekton, "gitAuth": "ssh"}}
-        return data
-
     # ---- derived values every component uses, so the defaults live in one place
     @property
     def cluster_name(self) -> str:

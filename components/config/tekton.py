@@ -127,7 +127,6 @@ class TektonConfig(Model):
     @model_validator(mode="after")
     def _ssh(self):
         if self.git_auth == "ssh" and not self.ssh_known_hosts:
-            raise PlatformConfigErrors([("sshKnownHosts", "is required with gitAuth: ssh, the default for an ssh "
-                                         "configRepo.url (host keys are verified, never skipped; or set gitAuth: "
-                                         "token to push over https with gitToken)")])
+            raise PlatformConfigErrors([("sshKnownHosts", "is required with gitAuth: ssh (host keys are verified, "
+                                         "never skipped)")])
         return self
