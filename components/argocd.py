@@ -54,6 +54,7 @@ class ArgoCDArgs:
     provider: k8s.Provider
     on_kind: bool = False
     node_port: int = 30080            # the NodePort kind maps to `host_port`
+    https_node_port: int = 30081      # the chart's HTTPS port's NodePort (set: its default is 30443)
     host_port: int = 8080             # the port on the user's machine (kind only)
     protect: bool = False
     webhook_secret: pulumi.Output[str] | None = None  # generated when None and the webhook is on
@@ -84,7 +85,8 @@ def chart_values(args: ArgoCDArgs, url: str, webhook_secret: pulumi.Output[str] 
     if args.on_kind:
         # kind maps the host port to this NodePort; TLS is off so http://localhost:<port> works
         # without a certificate on a cluster that only listens on 127.0.0.1.
-        values["server"]["service"].update(type="NodePort", nodePortHttp=args.node_port)
+        values["server"]["service"].update(type="NodePort", nodePortHttp=args.node_port,
+                                          nodePortHttps=args.https_node_port)
     if args.on_kind or args.public_url:
         # Behind the Gateway, which terminates TLS, the server must serve plain HTTP: with its own TLS it
         # would redirect every HTTP request to HTTPS, and the Gateway's HTTP backend would loop

@@ -232,7 +232,7 @@ def cluster_issuer(cfg: PlatformConfig) -> ClusterIssuer:
         spec = IssuerSpec(acme=AcmeIssuer(
             server=tls.acme_server, email=tls.email, private_key_secret_ref=SecretKeySelector(name=ACME_ACCOUNT_KEY),
             solvers=[AcmeSolver(http01=Http01Solver(gateway_http_route=GatewayHTTPRouteSolver(
-                parent_refs=[parent_ref(HTTP_LISTENER)])))]))
+                parent_refs=[parent_ref(HTTP_LISTENER)], service_type="ClusterIP")))]))
     else:
         spec = IssuerSpec(self_signed=SelfSignedIssuer())
     return ClusterIssuer(metadata=ObjectMeta(name=f"gitops-platform-{cfg.tls_issuer}", labels=LABELS), spec=spec)

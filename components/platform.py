@@ -130,7 +130,8 @@ class GitOpsPlatform(pulumi.ComponentResource):
         self.argocd = ArgoCD(
             f"{name}-argocd",
             ArgoCDArgs(argocd=cfg.argocd, versions=cfg.versions, provider=self.provider, on_kind=on_kind,
-                       node_port=self.node_ports.argocd, host_port=cfg.cluster.kind.argocd_host_port,
+                       node_port=self.node_ports.argocd,
+                       https_node_port=self.node_ports.argocd_https, host_port=cfg.cluster.kind.argocd_host_port,
                        protect=protect, webhook_secret=secrets.argocd_webhook_secret,
                        public_url=endpoints.argocd_public_url(cfg)),
             pulumi.ResourceOptions(parent=self))

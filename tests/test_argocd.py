@@ -375,7 +375,7 @@ def test_kind_exposes_the_server_on_the_node_port(run, base_config):
     base_config["cluster"]["kind"] = {"argocdHostPort": 18080}
     result = run(base_config)
     values = values_of(result)
-    assert values["server"]["service"] == {"type": "NodePort", "nodePortHttp": 30080}
+    assert values["server"]["service"] == {"type": "NodePort", "nodePortHttp": 30080, "nodePortHttps": 30081}
     assert values["server"]["serviceAccount"]["name"] == "argocd-server"
     assert values["configs"]["params"]["server.insecure"] is True
     assert result.outputs["argocdUrl"] == "http://localhost:18080"

@@ -10,10 +10,18 @@ class NodePorts:
     """Node ports that kind maps to host ports: host port -> NodePort service -> pod."""
 
     argocd: int = 30080
+    # The argo-cd chart gives its HTTPS port a node port too (nodePortHttps: 30443 by default,
+    # argo-helm@argo-cd-10.1.1 charts/argo-cd/values.yaml, templates/argocd-server/service.yaml), which
+    # is the Gateway's HTTPS node port: the second Service would be refused. kind maps no host port to it.
+    argocd_https: int = 30081
     dashboard: int = 30900
     gateway: int = 30800        # the platform Gateway's HTTP listener (Envoy Service port 80)
     gateway_https: int = 30443  # its HTTPS listeners (port 443), when TLS is on
     git: int = 30300            # the embedded Git server (kind without configRepo)
+
+    def all(self) -> dict[str, int]:
+        """Every node port the platform sets, by role (they must be distinct: one Service per port)."""
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ class SecretKeySelector(K8sModel):
 
 class GatewayHTTPRouteSolver(K8sModel):
     parent_refs: list[ParentReference]
+    # cert-manager's solver Service is a NodePort unless told otherwise (CRD: "If unset, defaults to
+    # NodePort"): a random node port that could take one the platform sets later. The HTTPRoute reaches
+    # it through the Gateway, so a ClusterIP is all it needs.
+    service_type: Literal["ClusterIP", "NodePort"] | None = None
 
 
 class Http01Solver(K8sModel):
