@@ -52,6 +52,8 @@ GITEA_FEED_COMMITS = 100  # commits a push webhook of the embedded Gitea lists
 GITEA_UID = 1000           # the rootless image's USER 1000:1000 (go-gitea/gitea Dockerfile.rootless)
 GIT_NODE_PORT = 30300      # kind maps gitServer.hostPort to it
 REGISTRY_PORT = 5000
+SEED_RETRIES = 2           # the seeding Job's backoffLimit
+SEED_TIMEOUT = 900         # its activeDeadlineSeconds: cold image pulls on a laptop included
 SEED_REPOS = (CONFIG_REPO, EXAMPLE_APP)   # push order: the config repo first, since the app's push starts CI
 GIT_REQUESTS = {"cpu": "50m", "memory": "128Mi"}
 REGISTRY_REQUESTS = {"cpu": "10m", "memory": "32Mi"}
@@ -355,14 +357,18 @@ class Seed(pulumi.ComponentResource):
         non_root = k8s.core.v1.SecurityContextArgs(run_as_non_root=True, run_as_user=65532,
                                                    allow_privilege_escalation=False,
                                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]))
+        # A failed container's last log lines become its termination message, which the provider's pod
+        # checks put in the `pulumi up` error (await/checker/pod/check.go reads containers' terminated state).
+        LOG_TAIL = "FallbackToLogsOnError"  # noqa: N806
         seed_mount = k8s.core.v1.VolumeMountArgs(name="seed", mount_path="/seed", read_only=True)
         init = [
             k8s.core.v1.ContainerArgs(name="repos-and-hooks", image=cfg.versions.image_python, env=api_env,
                                       command=["python3", "/seed/seed_api.py"], volume_mounts=[seed_mount],
-                                      security_context=non_root),
+                                      security_context=non_root, termination_message_policy=LOG_TAIL),
             k8s.core.v1.ContainerArgs(name="push", image=cfg.versions.image_git, command=["sh", "/seed/seed_git.sh"],
                                       env=[*base_env, k8s.core.v1.EnvVarArgs(name="SEED_DIR", value="/seed")],
-                                      volume_mounts=[seed_mount], security_context=non_root),
+                                      volume_mounts=[seed_mount], security_context=non_root,
+                                      termination_message_policy=LOG_TAIL),
         ]
         # The app's first image, so the first sync (and Flagger's initialisation) has something that runs;
         # gitops-ci's first build (the seeding push starts it) replaces it. kaniko runs as root, without
@@ -372,13 +378,18 @@ class Seed(pulumi.ComponentResource):
             args=[f"--context=tar:///seed/{EXAMPLE_APP}.tar.gz", "--dockerfile=Dockerfile",
                   f"--destination={REGISTRY_HOST}/{GIT_OWNER}/{EXAMPLE_APP}:bootstrap",
                   f"--insecure-registry={REGISTRY_HOST}"],
-            volume_mounts=[seed_mount])
+            volume_mounts=[seed_mount], termination_message_policy=LOG_TAIL)
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
-            metadata=meta(f"gitea-seed-{suffix}", {"pulumi.com/waitFor": "condition=Complete",
-                                                  "pulumi.com/timeoutSeconds": "1200"}),
+            # The provider's own Job await: it fails as soon as the Job's Failed condition says
+            # BackoffLimitExceeded or DeadlineExceeded, with the pods' container errors as sub-errors
+            # (pulumi-kubernetes provider/pkg/await/job.go, await/checker/job/check.go); a
+            # `pulumi.com/waitFor` annotation would replace it with a wait for Complete alone, which only
+            # times out. Two retries (10 s, 20 s back-off) and a deadline under the await's timeout, so
+            # a broken seeding is reported in minutes with the Job's reason.
+            metadata=meta(f"gitea-seed-{suffix}", {"pulumi.com/timeoutSeconds": str(SEED_TIMEOUT + 60)}),
             spec=k8s.batch.v1.JobSpecArgs(
-                backoff_limit=4,
+                backoff_limit=SEED_RETRIES, active_deadline_seconds=SEED_TIMEOUT,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                     spec=k8s.core.v1.PodSpecArgs(

@@ -117,6 +117,24 @@ def test_the_seeding_is_the_same_job_on_every_run_and_a_new_one_when_the_example
     assert moved["metadata"]["name"] != first["metadata"]["name"]
 
 
+def test_a_failed_seeding_is_reported_in_minutes_by_the_providers_own_job_await(run):
+    """pulumi-kubernetes awaits a Job until Complete and fails it as soon as its Failed condition is
+    BackoffLimitExceeded or DeadlineExceeded; a `pulumi.com/waitFor` annotation would replace that
+    with a wait for Complete alone, so a failed seeding would only time out."""
+    [job] = of_kind(manifests(run(dict(KIND_DEV), secrets={})), "Job")
+    annotations = job["metadata"].get("annotations", {})
+    assert "pulumi.com/waitFor" not in annotations
+    spec = job["spec"]
+    assert spec["backoffLimit"] <= 2   # retries 10 s then 20 s apart: failure known within a minute of the last
+    # The Job's own deadline fires before the provider's timeout, so the error names DeadlineExceeded.
+    assert spec["activeDeadlineSeconds"] < int(annotations["pulumi.com/timeoutSeconds"]) <= 1200
+    pod = spec["template"]["spec"]
+    # Each container's last log lines become its termination message, which the provider's error quotes.
+    assert {c["name"]: c["terminationMessagePolicy"] for c in pod["initContainers"] + pod["containers"]} == {
+        "repos-and-hooks": "FallbackToLogsOnError", "push": "FallbackToLogsOnError",
+        "bootstrap-image": "FallbackToLogsOnError"}
+
+
 def test_every_embedded_object_validates_strictly(run, validate_docs):
     docs = [d for d in manifests(run(dict(KIND_DEV), secrets={}))
             if d["metadata"].get("namespace") in ("gitea", "registry", "kube-public") or d["kind"] in ("Application", "Canary")]
