@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -146,6 +146,11 @@ class FlaggerArgs:
     provider: k8s.Provider
     app_namespaces: dict[str, k8s.core.v1.Namespace]
     gateway: pulumi.Resource | None = None     # the platform Gateway the canaries' routes attach to
+    # app name -> the Argo CD Application that deploys its Deployment. Each Canary depends on it, so
+    # `pulumi destroy` deletes the Canary first: with revertOnDeletion, Flagger's finalizer restores the
+    # Deployment before releasing the Canary (flagger@v1.44.0 pkg/controller/finalizer.go), which it can
+    # only do while the Application (and what it deployed) is still there.
+    applications: dict[str, pulumi.Resource] = field(default_factory=dict)
 
 
 class Flagger(pulumi.ComponentResource):
@@ -225,6 +230,7 @@ class Flagger(pulumi.ComponentResource):
         for app in canary_apps:
             ns = cfg.namespace_of(app)
             depends = [*installs, args.app_namespaces[ns]] if ns in args.app_namespaces else list(installs)
+            deployed_by = [args.applications[app.name]] if app.name in args.applications else []
             templates = [custom_resource(f"{name}-metric-{app.name}-{m.metadata.name}", m,
                                          pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
                                              depends_on=depends)))
@@ -232,7 +238,7 @@ class Flagger(pulumi.ComponentResource):
             self.canaries.append(custom_resource(
                 f"{name}-canary-{app.name}",
                 Canary(metadata=ObjectMeta(name=app.name, namespace=ns, labels=LABELS), spec=canary_spec(cfg, app)),
-                pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[*depends, *templates]))))
+                pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[*depends, *templates, *deployed_by]))))
         self.canary_names = [f"{cfg.namespace_of(app)}/{app.name}" for app in canary_apps]
         self.prometheus_address = prometheus_address(cfg)
         self.register_outputs({"namespace": NAMESPACE, "canaries": self.canary_names,

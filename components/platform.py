@@ -208,7 +208,8 @@ class GitOpsPlatform(pulumi.ComponentResource):
             self.flagger = Flagger(
                 f"{name}-flagger",
                 FlaggerArgs(config=cfg, provider=self.provider, app_namespaces=self.namespaces,
-                            gateway=self.gateway.gateway if self.gateway else None),
+                            gateway=self.gateway.gateway if self.gateway else None,
+                            applications=self.argocd_apps.applications),
                 pulumi.ResourceOptions(parent=self))
             self.outputs["flaggerCanaries"] = self.flagger.canary_names
             self.outputs["flaggerPrometheus"] = self.flagger.prometheus_address

@@ -76,6 +76,18 @@ def test_canaries_are_deleted_before_flagger(result):
         assert flagger[0].urn in depends_on(result, canary), canary.name
 
 
+def test_each_canary_is_deleted_before_the_application_that_deploys_its_deployment(result):
+    """revertOnDeletion: Flagger's finalizer restores the Deployment before it lets the Canary go, so the
+    Application (and the Deployment it synced) must outlive the Canary, or `pulumi destroy` hangs."""
+    canaries = [r for r in result.k8s_objects() if kind_of(r) == "Canary"]
+    assert canaries and all(c.inputs["spec"]["revertOnDeletion"] is True for c in canaries)
+    applications = {r.inputs["metadata"]["name"]: r for r in result.k8s_objects() if kind_of(r) == "Application"}
+    for canary in canaries:
+        app = applications[canary.inputs["metadata"]["name"]]
+        assert app.urn in depends_on(result, canary), canary.name
+        assert canary.urn not in depends_on(result, app), "no cycle: the Application does not wait for it"
+
+
 def test_flux_objects_are_deleted_before_flux(result):
     flux_objects = [r for r in result.k8s_objects() if r.inputs["apiVersion"].startswith(FLUX_GROUPS)]
     assert flux_objects
