@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.config import ArgoCDConfig
-from components.models import LABELS
+from components.models import HELM_TIMEOUT, LABELS
 from components.versions import Versions
 
 NAMESPACE = "argocd"
@@ -168,6 +168,7 @@ class ArgoCD(pulumi.ComponentResource):
         versions = args.versions
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
+            timeout=HELM_TIMEOUT,
             name=RELEASE,
             chart=versions.argocd_chart,
             version=versions.argocd_chart_version,

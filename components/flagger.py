@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from components import gateway as platform_gateway
 from components import prometheus
 from components.config import INGRESS_PROVIDERS, App, PlatformConfig, metric_template_name
-from components.models import LABELS, ObjectMeta, custom_resource
+from components.models import HELM_TIMEOUT, LABELS, ObjectMeta, custom_resource
 from components.models.flagger import (
     AutoscalerRef,
     Canary,
@@ -210,6 +210,7 @@ class Flagger(pulumi.ComponentResource):
         self.readers = self._readers(name, cfg, canary_namespaces, args, on_cluster)
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
+            timeout=HELM_TIMEOUT,
             name=RELEASE, namespace=NAMESPACE, chart=versions.flagger_chart, version=versions.flagger_chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.flagger_chart_repo),
             values=chart_values(cfg), skip_crds=True,
@@ -219,6 +220,7 @@ class Flagger(pulumi.ComponentResource):
         if any(app.canary.load_test for app in canary_apps):
             self.loadtester = k8s.helm.v3.Release(
                 f"{name}-loadtester",
+                timeout=HELM_TIMEOUT,
                 name=LOADTESTER, namespace=NAMESPACE, chart=versions.loadtester_chart,
                 version=versions.loadtester_chart_version,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.flagger_chart_repo),

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import PlatformConfig
-from components.models import LABELS, ObjectMeta, custom_resource
+from components.models import HELM_TIMEOUT, LABELS, ObjectMeta, custom_resource
 from components.models.certmanager import (
     AcmeIssuer,
     AcmeSolver,
@@ -281,6 +281,7 @@ class PlatformGateway(pulumi.ComponentResource):
             chart, repo = versions.chart_reference(versions.envoy_gateway_chart_repo, versions.envoy_gateway_chart)
             self.release = k8s.helm.v3.Release(
                 f"{name}-release", name=RELEASE, namespace=CONTROLLER_NAMESPACE, chart=chart,
+                timeout=HELM_TIMEOUT,
                 version=versions.envoy_gateway_chart_version,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
                 values=controller_values(), skip_crds=True, opts=after(controller_namespace, self.crds))
@@ -298,6 +299,7 @@ class PlatformGateway(pulumi.ComponentResource):
             # (pkg/controller/context.go, "the Gateway API CRDs do not seem to be present").
             self.cert_manager = k8s.helm.v3.Release(
                 f"{name}-cert-manager", name="cert-manager", namespace=CERT_MANAGER_NAMESPACE,
+                timeout=HELM_TIMEOUT,
                 chart=versions.cert_manager_chart, version=versions.cert_manager_chart_version,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.cert_manager_chart_repo),
                 values=cert_manager_values(), skip_crds=True,

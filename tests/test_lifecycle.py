@@ -138,3 +138,16 @@ def test_protection_can_be_turned_off_in_prod(run, base_config):
 def test_dev_protects_nothing_by_default(run, base_config):
     result = run(base_config, stack="dev")
     assert not [r.name for r in result.resources if r.protect]
+
+
+def test_every_helm_release_waits_long_enough_for_a_cold_kind_start(run, base_config):
+    """The provider waits 300 s for a release unless told (helm_release.go defaultTimeoutSeconds): less
+    than the first image pulls on a laptop take. Every release, on a stack that installs every chart."""
+    base_config["gateway"] = {"domain": "gitops.test", "tls": {"issuer": "selfsigned"}}
+    outcome = run(everything_on(base_config))
+    assert outcome.errors == []
+    releases = installs(outcome, "kubernetes:helm.sh/v3:Release")
+    assert {r.inputs["chart"].rsplit("/", 1)[-1] for r in releases} >= {
+        "argo-cd", "flagger", "gateway-helm", "cert-manager"}
+    assert {r.inputs["chart"]: r.inputs.get("timeout") for r in releases} == {
+        r.inputs["chart"]: 900 for r in releases}

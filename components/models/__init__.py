@@ -56,3 +56,9 @@ def custom_resource(resource_name: str, obj: CustomObject,
 
 
 LABELS = {"app.kubernetes.io/managed-by": "gitops-platform"}
+
+# How long a Helm release may take to become ready (every `helm.v3.Release` sets it). The provider's
+# default is 300 s (pulumi-kubernetes provider/pkg/provider/helm_release.go, defaultTimeoutSeconds),
+# which a cold kind start exceeds: the first pull of Argo CD's images alone takes minutes on a laptop
+# line. Fifteen minutes fits a cold start; a broken install still fails with Helm's own reason.
+HELM_TIMEOUT = 900
