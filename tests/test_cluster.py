@@ -277,6 +277,12 @@ def test_shell_metacharacters_in_config_never_run_anything(run, base_config, pla
             assert f"kind [create] [cluster] [--name] [{name}] [--config] [-] [--wait] [180s]" in ran.calls
         else:
             assert ran.calls == [f"kind [delete] [cluster] [--name] [{name}]"]
+    # The preview's read of the live cluster gets the same name the same way.
+    from components.cluster.kind import LIVE_CLUSTER
+    tmp = Path(tempfile.mkdtemp())
+    ran = run_kind_script({"create": LIVE_CLUSTER, "environment": {"KIND_CLUSTER": name}}, "create", tmp=tmp)
+    assert ran.returncode == 0 and sorted(p.name for p in tmp.iterdir()) == ["calls.log", "stub-bin"]
+    assert all(call.split(" ", 1)[0] in ("kind", "docker") for call in ran.calls), ran.calls
 
 
 def test_the_emitted_create_script_creates_configures_and_prints_the_kubeconfig(run, base_config):
@@ -290,3 +296,98 @@ def test_the_emitted_create_script_creates_configures_and_prints_the_kubeconfig(
     assert "docker [exec] [node-1] [mkdir] [-p] [/etc/containerd/certs.d/registry.registry.svc.cluster.local:5000]" \
         in ran.calls
     assert ran.calls[-1] == "kind [get] [kubeconfig] [--name] [gitops-dev]"
+
+
+# ---------------------------------------------------------------- a kind config change replaces the cluster
+LIVE = """node /gitops-dev-control-plane {image}
+port 30080/tcp 8080
+port 30900/tcp 9000
+port 6443/tcp 41231
+node /gitops-dev-worker {image}
+node /gitops-dev-worker2 {image}
+"""
+
+
+def kind_args(workers: int = 2):
+    from components.cluster.base import ClusterArgs
+    from components.config import ClusterConfig
+    return ClusterArgs(config=ClusterConfig(provider="kind", name="gitops-dev", kind={"workers": workers}),
+                       cluster_name="gitops-dev", environment="dev", kind_node_image=Versions().kind_node_image,
+                       kind_version="v0.32.0")
+
+
+def test_a_live_cluster_matching_the_config_is_not_reported():
+    from components.cluster.kind import replacement_reasons
+    assert replacement_reasons(LIVE.format(image=Versions().kind_node_image), kind_args()) == []
+    assert replacement_reasons("", kind_args()) == []   # no cluster yet (or no kind/docker): nothing to say
+
+
+def test_each_change_that_replaces_the_cluster_is_named():
+    from components.cluster.kind import replacement_reasons
+    live = LIVE.format(image="kindest/node:v1.34.0@sha256:" + "1" * 64).replace("port 30900/tcp 9000", "port 30900/tcp 9001")
+    reasons = replacement_reasons(live, kind_args(workers=3))
+    assert reasons == [
+        "cluster.kind.workers is 3, the cluster has 2",
+        f"versions.kindNodeImage is {Versions().kind_node_image}, the nodes run kindest/node:v1.34.0@sha256:{'1' * 64}",
+        "the host ports are 8080->30080, 9000->30900, the cluster maps 8080->30080, 9001->30900"]
+
+
+def test_the_preview_warns_before_replacing_a_live_cluster(base_config):
+    from tools.mockrun import run_program
+    base_config["cluster"] = {"provider": "kind", "name": "gitops-dev", "kind": {"workers": 3}}
+    live = {"command:local:run": {"stdout": LIVE.format(image=Versions().kind_node_image)}}
+    previewed = run_program("dev", base_config, {"gitToken": "t", "registryPassword": "p"}, preview=True, calls=live)
+    assert previewed.errors == []
+    [warning] = [w for w in previewed.warnings if "will be deleted and created again" in w]
+    assert "'gitops-dev'" in warning and "cluster.kind.workers is 3, the cluster has 2" in warning
+    # The update itself does not read the cluster again (the preview before it did).
+    updated = run_program("dev", base_config, {"gitToken": "t", "registryPassword": "p"}, calls=live)
+    assert not [w for w in updated.warnings if "will be deleted" in w]
+
+
+def test_the_live_cluster_script_reads_nodes_with_docker_and_runs_nothing_from_the_name():
+    from components.cluster.kind import LIVE_CLUSTER
+    tmp = Path(tempfile.mkdtemp())
+    name = 'x"; touch pwned; $(touch pwned2) `touch pwned3`'
+    ran = run_kind_script({"create": LIVE_CLUSTER, "environment": {"KIND_CLUSTER": name}}, "create", tmp=tmp)
+    assert ran.returncode == 0
+    assert sorted(p.name for p in tmp.iterdir()) == ["calls.log", "stub-bin"]
+    template = ('node {{.Name}} {{.Config.Image}}{{"\\n"}}{{range $p, $b := .HostConfig.PortBindings}}'
+                '{{range $b}}port {{$p}} {{.HostPort}}{{"\\n"}}{{end}}{{end}}')
+    assert ran.calls == [f"kind [get] [nodes] [--name] [{name}]", f"docker [inspect] [-f] [{template}] [node-1]"]
+
+
+def test_the_live_cluster_template_is_valid_go_template_over_dockers_inspect_shape(tmp_path):
+    """docker inspect -f executes a Go text/template over the container's inspect data; run the
+    script's template with Go's own text/template over that shape (Name, Config.Image and
+    HostConfig.PortBindings as map[port][]{HostIp, HostPort}, moby api/types/container, go-connections nat)."""
+    import re
+    import shutil
+
+    from components.cluster.kind import LIVE_CLUSTER, replacement_reasons
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("go is not on PATH (the toolchain needs Go 1.26)")
+    template = re.search(r"-f '([^']*)'", LIVE_CLUSTER).group(1)
+    (tmp_path / "main.go").write_text(f"""package main
+import ("os"; "text/template")
+type PortBinding struct {{ HostIP string `json:"HostIp"`; HostPort string }}
+type Inspect struct {{ Name string; Config struct {{ Image string }}; HostConfig struct {{ PortBindings map[string][]PortBinding }} }}
+func main() {{
+	var c Inspect
+	c.Name = "/gitops-dev-control-plane"
+	c.Config.Image = os.Args[1]
+	c.HostConfig.PortBindings = map[string][]PortBinding{{
+		"30080/tcp": {{{{HostIP: "127.0.0.1", HostPort: "8080"}}}}, "30900/tcp": {{{{HostIP: "127.0.0.1", HostPort: "9000"}}}},
+		"6443/tcp": {{{{HostIP: "127.0.0.1", HostPort: "40111"}}}}}}
+	t := template.Must(template.New("f").Parse({json.dumps(template)}))
+	if err := t.Execute(os.Stdout, c); err != nil {{ panic(err) }}
+	os.Stdout.WriteString("node /gitops-dev-worker " + os.Args[1] + "\\nnode /gitops-dev-worker2 " + os.Args[1] + "\\n")
+}}
+""")
+    done = subprocess.run([go, "run", str(tmp_path / "main.go"), Versions().kind_node_image], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:4] == [f"node /gitops-dev-control-plane {Versions().kind_node_image}",
+                                            "port 30080/tcp 8080", "port 30900/tcp 9000", "port 6443/tcp 40111"]
+    assert replacement_reasons(done.stdout, kind_args()) == []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import tarfile
-from pathlib import Path
 
 import pytest
 import yaml

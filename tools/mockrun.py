@@ -193,8 +193,15 @@ class PlatformMocks(pulumi_mocks.Mocks):
         resource_id = args.resource_id or f"{args.name}-id"
         return resource_id, outputs
 
+    def __init__(self, calls: dict[str, dict] | None = None):
+        # token -> result of an invoke (say `command:local:run`: what a command printed); {} otherwise.
+        self.calls = calls or {}
+
     def call(self, args: pulumi_mocks.MockCallArgs):
-        return {}
+        if args.token == "command:local:run":
+            return {"command": args.args.get("command", ""), "stdout": "", "stderr": "",
+                    **self.calls.get(args.token, {})}
+        return dict(self.calls.get(args.token, {}))
 
 
 @dataclass
@@ -280,16 +287,16 @@ def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], dict
 
 
 def run_program(stack: str, config: dict[str, Any], secrets: dict[str, str] | None = None,
-                root: Path = ROOT, preview: bool = False) -> RunResult:
+                root: Path = ROOT, preview: bool = False, calls: dict[str, dict] | None = None) -> RunResult:
     """Run `root/__main__.py` for `stack` with `config` (unprefixed keys) and `secrets` under mocks."""
     secrets = secrets or {}
     settings.ROOT.set(None)
-    monitor = RecordingMonitor(PlatformMocks())
+    monitor = RecordingMonitor(PlatformMocks(calls))
     collector = _LogCollector()
     logger = logging.getLogger(f"gitops-platform.mockrun.{id(monitor)}")
     logger.propagate = False
     logger.addHandler(collector)
-    pulumi_mocks.set_mocks(PlatformMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor,
+    pulumi_mocks.set_mocks(PlatformMocks(calls), project=PROJECT, stack=stack, preview=preview, monitor=monitor,
                            logger=logger)
     all_config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     all_config.update({f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in secrets.items()})

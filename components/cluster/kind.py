@@ -75,6 +75,54 @@ def create_script(registry: bool) -> str:
             + 'kind get kubeconfig --name "$KIND_CLUSTER"')
 
 
+# What the live cluster is, read at preview (when kind and docker are on PATH and the cluster exists):
+# one `node <name> <image>` line per node and `port <containerPort>/<proto> <hostPort>` per host port
+# binding. kind runs each node as a container of the node image, with the config's extraPortMappings as
+# its port bindings (kind@v0.32.0 pkg/cluster/internal/providers/docker/provision.go). The name comes from
+# $KIND_CLUSTER; the Go templates are in single quotes, so the shell expands nothing in them.
+LIVE_CLUSTER = ('command -v kind >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || exit 0; '
+                'for node in $(kind get nodes --name "$KIND_CLUSTER" 2>/dev/null); do '
+                'docker inspect -f \'node {{.Name}} {{.Config.Image}}{{"\\n"}}'
+                '{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}port {{$p}} {{.HostPort}}{{"\\n"}}'
+                '{{end}}{{end}}\' "$node" 2>/dev/null; done; exit 0')
+
+
+def replacement_reasons(live: str, args: ClusterArgs) -> list[str]:
+    """Why the next `pulumi up` replaces the live cluster (its `LIVE_CLUSTER` output): a node count, a
+    node image or a host port mapping that differs from the config. Empty when there is no live cluster."""
+    nodes = [line.split(maxsplit=2)[1:] for line in live.splitlines() if line.startswith("node ")]
+    if not nodes:
+        return []
+    reasons = []
+    workers = args.config.kind.workers
+    if len(nodes) != workers + 1:
+        reasons.append(f"cluster.kind.workers is {workers}, the cluster has {len(nodes) - 1}")
+    images = sorted({image for _, image in (n for n in nodes if len(n) == 2)})
+    if images and images != [args.kind_node_image]:
+        reasons.append(f"versions.kindNodeImage is {args.kind_node_image}, the nodes run {', '.join(images)}")
+    live_ports = set()
+    for line in live.splitlines():
+        parts = line.split()
+        if line.startswith("port ") and len(parts) == 3 and parts[1].endswith("/tcp") and parts[2].isdigit():
+            container_port = int(parts[1].removesuffix("/tcp"))
+            if container_port != 6443:   # kind's own API server binding, on a random host port
+                live_ports.add((container_port, int(parts[2])))
+    wanted = {(m["containerPort"], m["hostPort"]) for m in yaml.safe_load(kind_config(args))["nodes"][0]
+              ["extraPortMappings"]}
+    if live_ports != wanted:
+        show = lambda ports: ", ".join(f"{h}->{c}" for c, h in sorted(ports)) or "none"  # noqa: E731
+        reasons.append(f"the host ports are {show(wanted)}, the cluster maps {show(live_ports)}")
+    return reasons
+
+
+def warn_before_replacing(reasons: list[str], args: ClusterArgs) -> None:
+    if reasons:
+        pulumi.log.warn(
+            f"the kind cluster {args.cluster_name!r} will be deleted and created again, with everything on it "
+            f"(Git server data, registry images, pipeline history): {'; '.join(reasons)}. kind cannot change "
+            "a cluster in place. On a protected stack the update stops instead (`protect`).")
+
+
 class KindClusterComponent(pulumi.ComponentResource):
     """Runs `kind create cluster` with a generated config (recreated when it changes), reads the
     kubeconfig as a secret and exposes a Kubernetes provider for it. Outputs: kubeconfig, name."""
@@ -105,6 +153,10 @@ class KindClusterComponent(pulumi.ComponentResource):
                                         delete_before_replace=True),
         )
         self.kind_config = config
+        if pulumi.runtime.is_dry_run():
+            live = local.run_output(command=LIVE_CLUSTER, environment={"KIND_CLUSTER": args.cluster_name},
+                                   logging=local.Logging.NONE, opts=pulumi.InvokeOutputOptions(parent=self))
+            live.stdout.apply(lambda out: warn_before_replacing(replacement_reasons(out or "", args), args))
         self.kubeconfig = pulumi.Output.secret(self.command.stdout)
         self.provider = k8s.Provider(
             f"{name}-provider", kubeconfig=self.kubeconfig, delete_unreachable=True,
