@@ -24,22 +24,27 @@ ADMIN_USER = "admin"
 PORT_FORWARD_LOCAL_PORT = 8080
 
 # The chart's default controller ClusterRole is `*` on `*` plus every non-resource URL: cluster-admin.
-# Argo CD's cluster cache still has to list and watch every kind cluster-wide, so the controller keeps
-# read access everywhere; writes come only from the per-namespace RoleBindings that `ArgoApplications`
-# creates. No namespace writes: the platform creates the namespaces (CreateNamespace would be a no-op,
-# argo-cd controller/sync_namespace.go), and a cluster-wide `patch` on namespaces would let the controller
-# relabel any of them, kube-system's Pod Security labels included.
+# Argo CD's cluster cache lists and watches every kind cluster-wide (gitops-engine pkg/cache/cluster.go,
+# vendored in argo-cd@v3.4.4: a pager List then a Watch per API resource), so the controller keeps `list`
+# and `watch` everywhere; writes (and the `get` of kubectl apply) come only from the per-namespace
+# RoleBindings that `ArgoApplications` creates. No cluster-wide `get`: RBAC's `*` resource matches every
+# subresource too, and `get nodes/proxy` reaches each kubelet's API (exec included) and `get
+# services/proxy` any Service in the cluster; `list`/`watch` never authorize a proxy request (the proxy
+# subresources map GET to the `get` verb). No namespace writes: the platform creates the namespaces
+# (CreateNamespace would be a no-op, argo-cd controller/sync_namespace.go), and a cluster-wide `patch` on
+# namespaces would let the controller relabel any of them, kube-system's Pod Security labels included.
 CONTROLLER_CLUSTER_RULES = [
-    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["list", "watch"]},
     {"nonResourceURLs": ["*"], "verbs": ["get"]},
 ]
 # The chart's default server ClusterRole adds get/patch/delete on `*` for the UI's "delete resource" and
-# `argocd app patch`, which would reach every namespace. The server keeps read access for the UI; its
-# writes come from a per-namespace RoleBinding to the platform's UI role (`ArgoApplications`).
+# `argocd app patch`, which would reach every namespace, and `get` on `*` (nodes/proxy included). What
+# the UI reads of a live resource, its pods' logs and its actions are all in app namespaces, where a
+# RoleBinding to the platform's UI role grants them (`ArgoApplications`); cluster-wide the server only
+# needs Argo CD's own objects and events (argo-cd@v3.4.4 server/application/application.go reads live
+# objects of an Application's destination namespace; pods/exec only with exec.enabled, which stays off).
 SERVER_CLUSTER_RULES = [
-    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "create"]},
-    {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get"]},
     {"apiGroups": ["argoproj.io"], "resources": ["applications", "applicationsets"],
      "verbs": ["get", "list", "update", "watch"]},
 ]

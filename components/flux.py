@@ -79,8 +79,10 @@ CONTROLLER_RULES = [
     {"apiGroups": [""], "resources": ["configmaps/status"], "verbs": ["get", "update", "patch"]},
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
      "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-    # object-level workload identity (registry/git auth through a ServiceAccount)
-    {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+    # Not `serviceaccounts/token create` (flux2@v2.9.4 manifests/rbac/controller.yaml grants it): it is for
+    # object-level workload identity only (an object's spec.serviceAccountName with a cloud `provider`,
+    # behind the ObjectLevelWorkloadIdentity feature gate), which no object here uses; with it, a
+    # controller could mint a token for any ServiceAccount in the cluster.
     {"nonResourceURLs": ["/livez/ping"], "verbs": ["head"]},
 ]
 CONTROLLER_GROUPS = ["source.toolkit.fluxcd.io", "image.toolkit.fluxcd.io", "notification.toolkit.fluxcd.io"]

@@ -290,8 +290,10 @@ def test_controller_is_not_cluster_admin(run, base_config):
     assert rules["enabled"] is True
     assert_read_only_cluster_wide(rules["rules"], {})
     assert not any("namespaces" in rule.get("resources", []) for rule in rules["rules"])
-    # Cluster-wide read is what Argo CD's cache needs.
-    assert {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]} in rules["rules"]
+    # Cluster-wide list and watch is what Argo CD's cache needs; no `get` on `*`, which would include
+    # nodes/proxy (every kubelet's API) and services/proxy.
+    assert {"apiGroups": ["*"], "resources": ["*"], "verbs": ["list", "watch"]} in rules["rules"]
+    assert not [r for r in rules["rules"] if "get" in r["verbs"] and "nonResourceURLs" not in r]
     for binding in kinds(result, "ClusterRoleBinding"):
         assert binding.inputs["roleRef"]["name"] != "cluster-admin"
         assert all(s.get("namespace") != "argocd" for s in binding.inputs["subjects"]), binding.name
@@ -303,6 +305,10 @@ def test_server_cannot_delete_or_patch_outside_the_app_namespaces(run, base_conf
     assert_read_only_cluster_wide(rules["rules"], {
         ("events",): {"list", "create"},
         ("applications", "applicationsets"): {"get", "list", "update", "watch"}})
+    # Nothing that reaches a kubelet, a Service or a pod through the API server's proxy, cluster-wide.
+    assert not [r for r in rules["rules"] if "*" in r["resources"] or any(
+        res.endswith(("/proxy", "/exec", "/attach", "/portforward")) or res in ("nodes", "secrets")
+        for res in r["resources"])]
 
 
 # ---------------------------------------------------------------- secrets

@@ -119,6 +119,19 @@ def test_without_sync_no_kustomize_or_helm_controller(run, flux_config):
     assert groups == ["source.toolkit.fluxcd.io", "image.toolkit.fluxcd.io", "notification.toolkit.fluxcd.io"]
 
 
+def test_the_controllers_cannot_mint_tokens_or_write_core_objects(run, flux_config):
+    """Flux's own role lets its controllers create a token for any ServiceAccount (object-level workload
+    identity, which nothing here uses); the platform's does not, and writes no core object but events and
+    its leader-election ConfigMaps and Leases."""
+    role = next(r for r in of_kind(run(flux_config), "ClusterRole")
+                if r.inputs["metadata"]["name"] == "gitops-flux-controller")
+    core = {(res, verb) for rule in role.inputs["rules"] if rule.get("apiGroups") == [""]
+            for res in rule["resources"] for verb in rule["verbs"]}
+    assert not [grant for grant in core if grant[0].startswith("serviceaccounts/")]
+    writes = {res for res, verb in core if verb not in ("get", "list", "watch")}
+    assert writes == {"events", "configmaps", "configmaps/status"}
+
+
 DEPLOYMENT_ASSET = {  # the shape of a controller's `<controller>.deployment.yaml` release asset
     "apiVersion": "apps/v1", "kind": "Deployment",
     "metadata": {"name": "image-reflector-controller", "labels": {"control-plane": "controller"}},

@@ -411,11 +411,25 @@ def test_rbac_binds_nothing_to_cluster_admin_and_only_edit_in_the_ci_namespace(r
     assert ours["pipeline-bot-edit"]["subjects"] == [{"kind": "ServiceAccount", "name": "pipeline-bot",
                                                       "namespace": "gitops-ci"}]
     listener = [{"kind": "ServiceAccount", "name": "gitops-ci-listener", "namespace": "gitops-ci"}]
-    assert ours["gitops-ci-listener-roles"]["roleRef"]["name"] == "tekton-triggers-eventlistener-roles"
-    assert ours["gitops-ci-listener-roles"]["subjects"] == listener
+    assert ours["gitops-ci-listener"]["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                                     "name": "gitops-ci-listener"}
+    assert ours["gitops-ci-listener"]["subjects"] == listener
     crb = [b for b in bindings if b.inputs["kind"] == "ClusterRoleBinding"
            and b.inputs["subjects"] == listener]
-    assert [b.inputs["roleRef"]["name"] for b in crb] == ["tekton-triggers-eventlistener-clusterroles"]
+    assert [b.inputs["roleRef"]["name"] for b in crb] == ["gitops-ci-gitops-ci-listener"]
+    # The listener, which takes requests from outside, reads no Secret and impersonates nobody: its
+    # Role in the CI namespace and its cluster-wide reads are only what the Triggers sink uses.
+    role = result.find("Role", "gitops-ci-listener", "gitops-ci").inputs["rules"]
+    cluster_role = next(r.inputs["rules"] for r in of_kind(result, "ClusterRole")
+                        if r.inputs["metadata"]["name"] == "gitops-ci-gitops-ci-listener")
+    assert cluster_role == [{"apiGroups": ["triggers.tekton.dev"],
+                             "resources": ["clustertriggerbindings", "clusterinterceptors"],
+                             "verbs": ["get", "list", "watch"]}]
+    granted = {(g, res, verb) for rule in role + cluster_role for g in rule["apiGroups"]
+               for res in rule["resources"] for verb in rule["verbs"]}
+    assert not {(g, res, v) for g, res, v in granted if res in ("secrets", "serviceaccounts") or "*" in (g, res, v)}
+    assert ("tekton.dev", "pipelineruns", "create") in granted
+    assert {v for g, res, v in granted if res != "events"} <= {"get", "list", "watch", "create"}
     listener_el = result.find("EventListener", "gitops-ci", "gitops-ci").inputs["spec"]
     assert listener_el["serviceAccountName"] == "gitops-ci-listener"
     # the wait task's watcher: a token projected into that task only, read access to Applications only

@@ -2,7 +2,7 @@
 read-only `gitops-ci-watcher` of the wait task, the EventListener's ServiceAccount, and the webhook
 secrets. Nothing is bound to cluster-admin: the bot gets `edit` in the CI namespace only and no API
 token, the watcher may only read Argo CD Applications (and the canary apps' Canaries, Deployments and events),
-the listener gets Triggers' own roles.
+the listener reads Triggers objects and creates PipelineRuns (no Secrets, no impersonation).
 """
 from __future__ import annotations
 
@@ -25,6 +25,17 @@ REGISTRY_SECRET = "pipeline-bot-registry"
 WEBHOOK_SECRET = "github-webhook"
 ARGOCD_WEBHOOK_SECRET = "argocd-webhook"   # a copy of Argo CD's webhook secret, to sign push events
 WATCHER = "gitops-ci-watcher"
+READ = ("get", "list", "watch")
+# (apiGroup, resources, verbs) of the EventListener in its namespace and cluster-wide.
+LISTENER_RULES = (
+    ("triggers.tekton.dev", ("eventlisteners", "triggers", "triggerbindings", "triggertemplates", "interceptors"), READ),
+    ("", ("configmaps",), READ),
+    ("tekton.dev", ("pipelineruns",), ("create",)),
+    ("", ("events",), ("create", "patch")),
+)
+LISTENER_CLUSTER_RULES = (
+    ("triggers.tekton.dev", ("clustertriggerbindings", "clusterinterceptors"), READ),
+)
 
 
 @dataclass(frozen=True)
@@ -177,22 +188,41 @@ def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, ch
     # (For canary apps it also reads their Canary, its Deployments and Flagger's events: Flagger's
     # canary-reader RoleBinding in each canary namespace names it.)
 
-    # The EventListener pod reads Triggers objects and creates PipelineRuns: Triggers' own roles.
+    # The EventListener pod reads Triggers objects and creates PipelineRuns. Its own roles, not Triggers'
+    # tekton-triggers-eventlistener-(cluster)roles: those also let it read every Secret in the cluster and
+    # impersonate any ServiceAccount of its namespace, and it needs neither (tektoncd/triggers@v0.37.0):
+    # the GitHub interceptor's secret is read by the core interceptors' own ServiceAccount
+    # (pkg/interceptors/secret_getter.go, cmd/interceptors), and the sink impersonates only a Trigger's
+    # spec.serviceAccountName, which ours never set (pkg/sink/sink.go CreateResources). The sink's informers
+    # watch the Triggers objects and ConfigMaps of its namespace (cmd/eventlistenersink) and, cluster-wide,
+    # only ClusterInterceptors and ClusterTriggerBindings (pkg/adapter/adapter.go).
     listener = k8s.core.v1.ServiceAccount(f"{name}-listener", metadata=meta(LISTENER_ACCOUNT), opts=in_ns)
     created.append(listener)
     subjects = [k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=LISTENER_ACCOUNT, namespace=ns)]
     after_listener = pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[namespace, listener]))
+    role = k8s.rbac.v1.Role(
+        f"{name}-listener-role", metadata=meta(LISTENER_ACCOUNT),
+        rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[g], resources=list(r), verbs=list(v))
+               for g, r, v in LISTENER_RULES], opts=in_ns)
+    created.append(role)
     created.append(k8s.rbac.v1.RoleBinding(
-        f"{name}-listener-roles", metadata=meta(f"{LISTENER_ACCOUNT}-roles"),
-        role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
-                                         name="tekton-triggers-eventlistener-roles"),
-        subjects=subjects, opts=after_listener))
+        f"{name}-listener-roles", metadata=meta(LISTENER_ACCOUNT),
+        role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role", name=LISTENER_ACCOUNT),
+        subjects=subjects,
+        opts=pulumi.ResourceOptions.merge(after_listener, pulumi.ResourceOptions(depends_on=[role]))))
+    cluster_role = k8s.rbac.v1.ClusterRole(
+        f"{name}-listener-clusterrole", metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{ns}-{LISTENER_ACCOUNT}",
+                                                                            labels=labels),
+        rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[g], resources=list(r), verbs=list(v))
+               for g, r, v in LISTENER_CLUSTER_RULES], opts=child)
+    created.append(cluster_role)
     created.append(k8s.rbac.v1.ClusterRoleBinding(
         f"{name}-listener-clusterroles",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{ns}-{LISTENER_ACCOUNT}", labels=labels),
         role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
-                                         name="tekton-triggers-eventlistener-clusterroles"),
-        subjects=subjects, opts=after_listener))
+                                         name=f"{ns}-{LISTENER_ACCOUNT}"),
+        subjects=subjects,
+        opts=pulumi.ResourceOptions.merge(after_listener, pulumi.ResourceOptions(depends_on=[cluster_role]))))
 
     return Identity(namespace=namespace, pipeline_bot=pipeline_bot, listener_account=listener,
                     webhook_secret_value=webhook_value, registry_secret=registry_secret,
