@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.config import ArgoCDConfig
-from components.models import HELM_TIMEOUT, LABELS
+from components.models import HELM_TIMEOUT, LABELS, pod_security
 from components.versions import Versions
 
 NAMESPACE = "argocd"
@@ -50,6 +50,19 @@ SERVER_CLUSTER_RULES = [
 ]
 
 
+# Requests per chart component (argo-cd chart values keys), sized for a small cluster; no limits: the
+# controller and repo server grow with the number of apps and manifests, and a limit would OOM-kill them.
+REQUESTS = {
+    "controller": {"cpu": "100m", "memory": "256Mi"},
+    "server": {"cpu": "50m", "memory": "128Mi"},
+    "repoServer": {"cpu": "50m", "memory": "128Mi"},
+    "redis": {"cpu": "20m", "memory": "64Mi"},
+    "applicationSet": {"cpu": "20m", "memory": "64Mi"},
+    "notifications": {"cpu": "10m", "memory": "64Mi"},
+    "redisSecretInit": {"cpu": "10m", "memory": "32Mi"},
+}
+
+
 @dataclass(frozen=True)
 class ArgoCDArgs:
     """What the install needs: its config section, the pinned versions, how the cluster is reached."""
@@ -86,7 +99,13 @@ def chart_values(args: ArgoCDArgs, url: str, webhook_secret: pulumi.Output[str] 
             "clusterRoleRules": {"enabled": True, "rules": SERVER_CLUSTER_RULES},
             "service": {"type": "ClusterIP"},
         },
+        # Redis never calls the Kubernetes API; the chart mounts a token into it by default.
+        "redis": {"automountServiceAccountToken": False},
     }
+    # The chart sets no requests on any pod (every `*.resources` is {}), so the scheduler packs them
+    # blindly and they are the first evicted under pressure.
+    for component, requests in REQUESTS.items():
+        values.setdefault(component, {})["resources"] = {"requests": requests}
     if args.on_kind:
         # kind maps the host port to this NodePort; TLS is off so http://localhost:<port> works
         # without a certificate on a cluster that only listens on 127.0.0.1.
@@ -107,8 +126,8 @@ def chart_values(args: ArgoCDArgs, url: str, webhook_secret: pulumi.Output[str] 
         values["redis-ha"] = {"enabled": True}
         values["controller"]["replicas"] = 1
         values["server"]["replicas"] = 2
-        values["repoServer"] = {"replicas": 2}
-        values["applicationSet"] = {"replicas": 2}
+        values["repoServer"]["replicas"] = 2
+        values["applicationSet"]["replicas"] = 2
     return values
 
 
@@ -166,7 +185,11 @@ class ArgoCD(pulumi.ComponentResource):
 
         self.namespace_resource = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=dict(LABELS)),
+            # Every container of the chart's defaults passes `restricted` (values.yaml: runAsNonRoot,
+            # seccompProfile RuntimeDefault, no privilege escalation, capabilities dropped); in HA mode the
+            # chart gives redis-ha's and HAProxy's containers only readOnlyRootFilesystem, so `baseline`.
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={
+                **LABELS, **pod_security("baseline" if cfg.ha else "restricted")}),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)))
         self.namespace = NAMESPACE
 

@@ -43,7 +43,7 @@ from components.config.embedded import (
     REGISTRY_HOST,
     REGISTRY_NAMESPACE,
 )
-from components.models import LABELS
+from components.models import LABELS, pod_security
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -52,6 +52,7 @@ GITEA_FEED_COMMITS = 100  # commits a push webhook of the embedded Gitea lists
 GITEA_UID = 1000           # the rootless image's USER 1000:1000 (go-gitea/gitea Dockerfile.rootless)
 GIT_NODE_PORT = 30300      # kind maps gitServer.hostPort to it
 REGISTRY_PORT = 5000
+REGISTRY_UID = 65532
 SEED_RETRIES = 2           # the seeding Job's backoffLimit
 SEED_TIMEOUT = 900         # its activeDeadlineSeconds: cold image pulls on a laptop included
 SEED_REPOS = (CONFIG_REPO, EXAMPLE_APP)   # push order: the config repo first, since the app's push starts CI
@@ -120,7 +121,10 @@ class EmbeddedGitServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         labels = {**LABELS, "app.kubernetes.io/name": "gitea"}
         namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=GIT_NAMESPACE, labels=LABELS),
+            # `baseline`: the seeding Job's kaniko container builds the bootstrap image as root (kaniko
+            # needs it, as in the pipeline); Gitea itself and the other seeding steps pass `restricted`.
+            f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=GIT_NAMESPACE, labels={
+                **LABELS, **pod_security("baseline")}),
             opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(protect=cfg.protected)))
         in_ns = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
 
@@ -239,7 +243,8 @@ class InClusterRegistry(pulumi.ComponentResource):
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
         labels = {**LABELS, "app.kubernetes.io/name": "registry"}
         namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=REGISTRY_NAMESPACE, labels=LABELS),
+            f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=REGISTRY_NAMESPACE, labels={
+                **LABELS, **pod_security("restricted")}),
             opts=on_cluster)
         in_ns = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
 
@@ -264,6 +269,11 @@ class InClusterRegistry(pulumi.ComponentResource):
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **selector}),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
+                        # The distribution image runs as root by default; it needs no privilege (port
+                        # 5000, data on the volume), so it runs as a fixed non-root user.
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True, run_as_user=REGISTRY_UID, run_as_group=REGISTRY_UID,
+                            fs_group=REGISTRY_UID, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
                         containers=[k8s.core.v1.ContainerArgs(
                             name="registry", image=cfg.versions.image_registry,
                             env=[k8s.core.v1.EnvVarArgs(name="REGISTRY_STORAGE_DELETE_ENABLED", value="true")],
@@ -272,7 +282,7 @@ class InClusterRegistry(pulumi.ComponentResource):
                             resources=k8s.core.v1.ResourceRequirementsArgs(requests=REGISTRY_REQUESTS,
                                                                            limits={"memory": "256Mi"}),
                             security_context=k8s.core.v1.SecurityContextArgs(
-                                allow_privilege_escalation=False,
+                                allow_privilege_escalation=False, read_only_root_filesystem=True,
                                 capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"])),
                             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/registry")])],
                         volumes=[k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=k8s.core.v1.
@@ -356,7 +366,8 @@ class Seed(pulumi.ComponentResource):
             api_env.append(k8s.core.v1.EnvVarArgs(name="ARGOCD_SECRET", value_from=from_secret("argocd")))
         non_root = k8s.core.v1.SecurityContextArgs(run_as_non_root=True, run_as_user=65532,
                                                    allow_privilege_escalation=False,
-                                                   capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]))
+                                                   capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                                                   seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"))
         # A failed container's last log lines become its termination message, which the provider's pod
         # checks put in the `pulumi up` error (await/checker/pod/check.go reads containers' terminated state).
         LOG_TAIL = "FallbackToLogsOnError"  # noqa: N806
@@ -394,6 +405,8 @@ class Seed(pulumi.ComponentResource):
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                     spec=k8s.core.v1.PodSpecArgs(
                         restart_policy="Never", automount_service_account_token=False,
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
                         init_containers=init if args.registry is not None else init[:1],
                         containers=[build] if args.registry is not None else [init[1]],
                         volumes=[k8s.core.v1.VolumeArgs(name="seed", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(

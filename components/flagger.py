@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from components import gateway as platform_gateway
 from components import prometheus
 from components.config import INGRESS_PROVIDERS, App, PlatformConfig, metric_template_name
-from components.models import HELM_TIMEOUT, LABELS, ObjectMeta, custom_resource
+from components.models import HELM_TIMEOUT, LABELS, ObjectMeta, custom_resource, pod_security
 from components.models.flagger import (
     AutoscalerRef,
     Canary,
@@ -49,6 +49,19 @@ def prometheus_address(config: PlatformConfig) -> str:
     return config.flagger.prometheus or prometheus.address(NAMESPACE)
 
 
+# A container securityContext that passes Pod Security `restricted` on its own (no pod-level one needed).
+RESTRICTED_CONTAINER = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def loadtester_values() -> dict:
+    """Values of the loadtester chart (fluxcd/flagger@v1.44.0:charts/loadtester/values.yaml): its
+    securityContext is off by default; on, with the chart's own user (the image's app user, 100:101)."""
+    return {"fullnameOverride": LOADTESTER,
+            "resources": {"requests": LOADTESTER_REQUESTS, "limits": {"memory": "256Mi"}},
+            "securityContext": {"enabled": True, "context": {**RESTRICTED_CONTAINER, "runAsUser": 100, "runAsGroup": 101}}}
+
+
 def chart_values(config: PlatformConfig) -> dict:
     """Values of the flagger chart (keys from fluxcd/flagger@v1.44.0:charts/flagger/values.yaml). The
     chart's own Prometheus stays off (prometheus.install would also re-point -metrics-server at it)."""
@@ -60,6 +73,9 @@ def chart_values(config: PlatformConfig) -> dict:
         "crd": {"create": True},
         "selectorLabels": ",".join(config.flagger.selector_labels),
         "resources": {"requests": FLAGGER_REQUESTS, "limits": {"memory": "512Mi"}},
+        # The chart's context (read-only root, UID 10001, values.yaml securityContext.context) completed
+        # to what Pod Security `restricted` requires; the chart sets no pod-level securityContext.
+        "securityContext": {"enabled": True, "context": {**RESTRICTED_CONTAINER, "runAsUser": 10001}},
     }
 
 
@@ -195,7 +211,8 @@ class Flagger(pulumi.ComponentResource):
         versions = cfg.versions
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
         self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=LABELS),
+            f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={
+                **LABELS, **pod_security("restricted")}),
             opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(protect=cfg.protected)))
         in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.namespace]))
         canary_apps = [app for app in cfg.apps if app.has_canary]
@@ -224,8 +241,7 @@ class Flagger(pulumi.ComponentResource):
                 name=LOADTESTER, namespace=NAMESPACE, chart=versions.loadtester_chart,
                 version=versions.loadtester_chart_version,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.flagger_chart_repo),
-                values={"fullnameOverride": LOADTESTER,
-                        "resources": {"requests": LOADTESTER_REQUESTS, "limits": {"memory": "256Mi"}}},
+                values=loadtester_values(),
                 opts=in_namespace)
             installs.append(self.loadtester)
         self.canaries = []

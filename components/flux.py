@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.config import PlatformConfig, repo_host, repo_is_ssh
-from components.models import LABELS, ObjectMeta, custom_resource
+from components.models import LABELS, ObjectMeta, custom_resource, pod_security
 from components.models.flux import (
     CheckoutSpec,
     CommitAuthor,
@@ -168,8 +168,9 @@ class FluxInstall(pulumi.ComponentResource):
         self.controllers = controller_versions(args.versions, args.sync)
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={
-                **LABELS, "pod-security.kubernetes.io/warn": "restricted"}),
+            # The controllers' release manifests pass `restricted` (seccompProfile RuntimeDefault, non-root,
+            # read-only root, no capabilities).
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={**LABELS, **pod_security("restricted")}),
             opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(protect=args.protect)))
         in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.namespace]))
         accounts = [

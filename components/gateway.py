@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import PlatformConfig
-from components.models import HELM_TIMEOUT, LABELS, ObjectMeta, custom_resource
+from components.models import HELM_TIMEOUT, LABELS, ObjectMeta, custom_resource, pod_security
 from components.models.certmanager import (
     AcmeIssuer,
     AcmeSolver,
@@ -262,14 +262,21 @@ class PlatformGateway(pulumi.ComponentResource):
 
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={**LABELS, ROUTES_LABEL: ROUTES_VALUE}),
+            # Only cert-manager's HTTP-01 solver pods run here (non-root, seccomp RuntimeDefault, no
+            # capabilities: cert-manager pkg/issuer/acme/http/pod.go).
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={**LABELS, ROUTES_LABEL: ROUTES_VALUE,
+                                                                        **pod_security("restricted")}),
             opts=pulumi.ResourceOptions.merge(on_cluster, protect))
         gateway_needs: list[pulumi.Resource] = [self.namespace]
         self.crds = self.release = None
         if cfg.installs_envoy_gateway:
             controller_namespace = k8s.core.v1.Namespace(
                 f"{name}-controller-namespace",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=CONTROLLER_NAMESPACE, labels=LABELS),
+                # The controller (chart values: deployment.pod/container securityContext), its certgen Job
+                # and the Envoy proxies it creates here all pass `restricted` (envoyproxy/gateway@v1.9.0
+                # internal/infrastructure/kubernetes/proxy/resource.go: DefaultSecurityContext, UID 65532).
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=CONTROLLER_NAMESPACE, labels={
+                    **LABELS, **pod_security("restricted")}),
                 opts=pulumi.ResourceOptions.merge(on_cluster, protect))
             crds_chart, crds_repo = versions.chart_reference(versions.envoy_gateway_chart_repo,
                                                              versions.envoy_gateway_crds_chart)
@@ -292,8 +299,8 @@ class PlatformGateway(pulumi.ComponentResource):
         self.cert_manager = None
         if cfg.installs_cert_manager:
             cm_namespace = k8s.core.v1.Namespace(
-                f"{name}-cert-manager-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=CERT_MANAGER_NAMESPACE,
-                                                                                      labels=LABELS),
+                f"{name}-cert-manager-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=CERT_MANAGER_NAMESPACE, labels={**LABELS, **pod_security("restricted")}),
                 opts=pulumi.ResourceOptions.merge(on_cluster, protect))
             # The Gateway API CRDs must exist first: cert-manager exits at start without them
             # (pkg/controller/context.go, "the Gateway API CRDs do not seem to be present").

@@ -26,7 +26,7 @@ from components.gateway import CONTROLLER_NAMESPACE as GATEWAY_CONTROLLER_NAMESP
 from components.gateway import ENVOY_SERVICE, ROUTES_LABEL, ROUTES_VALUE, GatewayArgs, PlatformGateway
 from components.gateway import GATEWAY as GATEWAY_NAME
 from components.gateway import NAMESPACE as GATEWAY_NAMESPACE
-from components.models import LABELS
+from components.models import LABELS, pod_security
 from components.tekton import Tekton, TektonArgs
 from components.tekton.triggers import listener_url
 
@@ -76,7 +76,7 @@ class GitOpsPlatform(pulumi.ComponentResource):
         # App namespaces are created here, not by Argo CD's CreateNamespace, so RBAC, Canaries and
         # Flux objects can depend on them and they are deleted last.
         # With the Gateway on, app namespaces may attach routes to it (its listeners select this label).
-        ns_labels = {**LABELS, "gitops-platform/environment": cfg.environment,
+        ns_labels = {**LABELS, "gitops-platform/environment": cfg.environment, **pod_security(cfg.pod_security),
                      **({ROUTES_LABEL: ROUTES_VALUE} if cfg.gateway_enabled else {})}
         self.namespaces: dict[str, k8s.core.v1.Namespace] = {
             ns: k8s.core.v1.Namespace(

@@ -489,3 +489,18 @@ def test_applications_wait_for_the_repo_credentials(run, base_config):
     secret = result.find("Secret", "config-repo", "argocd")
     for app in kinds(result, "Application"):
         assert secret.urn in app.dependencies
+
+
+def test_every_argo_cd_pod_has_requests_and_redis_mounts_no_token(run, base_config):
+    """The chart sets no requests anywhere (every `*.resources` is {}) and mounts an API token into Redis,
+    which never calls the API."""
+    values = values_of(run(base_config))
+    for component in ("controller", "server", "repoServer", "redis", "applicationSet", "notifications",
+                      "redisSecretInit"):
+        requests = values[component]["resources"]["requests"]
+        assert set(requests) == {"cpu", "memory"}, component
+    assert values["redis"]["automountServiceAccountToken"] is False
+    base_config["argocd"] = {"ha": True}
+    base_config["cluster"] = {"provider": "kind", "kind": {"workers": 3}}
+    ha = values_of(run(base_config))
+    assert ha["repoServer"]["replicas"] == 2 and ha["repoServer"]["resources"]["requests"]

@@ -54,6 +54,8 @@ class PlatformConfig(Model):
     webhooks: WebhooksConfig = WebhooksConfig()
     git_server: GitServerConfig = GitServerConfig()
     protect: bool | None = None  # default: true in prod
+    # Pod Security admission level enforced in the app namespaces (warn and audit are always restricted).
+    pod_security: Literal["baseline", "restricted"] = "baseline"
 
     # ---- derived values every component uses, so the defaults live in one place
     @property

@@ -62,3 +62,14 @@ LABELS = {"app.kubernetes.io/managed-by": "gitops-platform"}
 # which a cold kind start exceeds: the first pull of Argo CD's images alone takes minutes on a laptop
 # line. Fifteen minutes fits a cold start; a broken install still fails with Helm's own reason.
 HELM_TIMEOUT = 900
+
+POD_SECURITY = "pod-security.kubernetes.io"
+
+
+def pod_security(enforce: str) -> dict[str, str]:
+    """Pod Security admission labels of a namespace: pods that break `enforce` are refused; `warn`
+    (shown to whoever applies them) and `audit` (in the API server's audit log) at `restricted`, so what
+    keeps a namespace below restricted is visible. The level's version follows the cluster's (no
+    `enforce-version`: the checks of the Kubernetes release that runs it)."""
+    return {f"{POD_SECURITY}/enforce": enforce, f"{POD_SECURITY}/warn": "restricted",
+            f"{POD_SECURITY}/audit": "restricted"}

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.config import PlatformConfig, repo_host
-from components.models import LABELS
+from components.models import LABELS, pod_security
 from components.registry import docker_config_json, registry_url
 
 PIPELINE_BOT = "pipeline-bot"
@@ -66,7 +66,9 @@ def create_identity(name: str, cfg: PlatformConfig, secrets: IdentitySecrets, ch
     ns = cfg.tekton.namespace
     labels = {**LABELS, "app.kubernetes.io/part-of": "gitops-ci"}
     namespace = k8s.core.v1.Namespace(
-        f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=labels),
+        # `baseline`: the builds' kaniko step runs as root (it unpacks image layers owned by root), which
+        # `restricted` forbids; every other task step and the relay pass it.
+        f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={**labels, **pod_security("baseline")}),
         opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=cfg.protected)))
     in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[namespace]))
 
