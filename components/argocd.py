@@ -83,7 +83,9 @@ def chart_values(args: ArgoCDArgs, url: str, webhook_secret: pulumi.Output[str] 
     """Helm values for the argo-cd chart (keys from argo-helm charts/argo-cd/values.yaml)."""
     cfg = args.argocd
     values: dict = {
-        "global": {"image": {"tag": args.versions.argocd_app_version}},
+        # Every Argo CD image is "repository:tag" of these (templates/_common.tpl argo-cd.defaultTag), so a
+        # tag@sha256: pins it by digest; Redis the same (templates/redis/deployment.yaml).
+        "global": {"image": args.versions.chart_image("chart_image_argocd")},
         # Local admin only; SSO through Dex is added by whoever configures an identity provider.
         "dex": {"enabled": False},
         "configs": {
@@ -100,7 +102,7 @@ def chart_values(args: ArgoCDArgs, url: str, webhook_secret: pulumi.Output[str] 
             "service": {"type": "ClusterIP"},
         },
         # Redis never calls the Kubernetes API; the chart mounts a token into it by default.
-        "redis": {"automountServiceAccountToken": False},
+        "redis": {"automountServiceAccountToken": False, "image": args.versions.chart_image("chart_image_argocd_redis")},
     }
     # The chart sets no requests on any pod (every `*.resources` is {}), so the scheduler packs them
     # blindly and they are the first evicted under pressure.

@@ -30,6 +30,7 @@ from components.models.flagger import (
 )
 from components.models.gateway import ParentReference
 from components.tekton.identity import WATCHER
+from components.versions import Versions
 
 NAMESPACE = "flagger-system"
 RELEASE = "flagger"
@@ -54,12 +55,13 @@ RESTRICTED_CONTAINER = {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
                         "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def loadtester_values() -> dict:
+def loadtester_values(versions: Versions | None = None) -> dict:
     """Values of the loadtester chart (fluxcd/flagger@v1.44.0:charts/loadtester/values.yaml): its
     securityContext is off by default; on, with the chart's own user (the image's app user, 100:101)."""
     return {"fullnameOverride": LOADTESTER,
             "resources": {"requests": LOADTESTER_REQUESTS, "limits": {"memory": "256Mi"}},
-            "securityContext": {"enabled": True, "context": {**RESTRICTED_CONTAINER, "runAsUser": 100, "runAsGroup": 101}}}
+            "securityContext": {"enabled": True, "context": {**RESTRICTED_CONTAINER, "runAsUser": 100, "runAsGroup": 101}},
+            "image": (versions or Versions()).chart_image("chart_image_loadtester")}
 
 
 def chart_values(config: PlatformConfig) -> dict:
@@ -76,6 +78,8 @@ def chart_values(config: PlatformConfig) -> dict:
         # The chart's context (read-only root, UID 10001, values.yaml securityContext.context) completed
         # to what Pod Security `restricted` requires; the chart sets no pod-level securityContext.
         "securityContext": {"enabled": True, "context": {**RESTRICTED_CONTAINER, "runAsUser": 10001}},
+        # templates/deployment.yaml renders "repository:tag", so a tag@sha256: pins it by digest.
+        "image": config.versions.chart_image("chart_image_flagger"),
     }
 
 
@@ -241,7 +245,7 @@ class Flagger(pulumi.ComponentResource):
                 name=LOADTESTER, namespace=NAMESPACE, chart=versions.loadtester_chart,
                 version=versions.loadtester_chart_version,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.flagger_chart_repo),
-                values=loadtester_values(),
+                values=loadtester_values(versions),
                 opts=in_namespace)
             installs.append(self.loadtester)
         self.canaries = []

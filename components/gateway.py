@@ -55,6 +55,7 @@ from components.models.gateway import (
     RouteNamespaces,
     SecretObjectReference,
 )
+from components.versions import Versions, split_image
 
 NAMESPACE = "gateway-system"                  # the Gateway and its EnvoyProxy
 CONTROLLER_NAMESPACE = "envoy-gateway-system"  # Envoy Gateway, and (ControllerNamespace mode) the Envoy pods
@@ -133,7 +134,8 @@ def envoy_proxy(cfg: PlatformConfig, node_port: int, https_node_port: int = 3044
         metadata=ObjectMeta(name=ENVOY_PROXY, namespace=NAMESPACE, labels=LABELS),
         spec=EnvoyProxySpec(provider=EnvoyProxyProvider(kubernetes=EnvoyKubernetesProvider(
             envoy_deployment=EnvoyDeployment(replicas=1 if kind else 2,
-                                             container=EnvoyContainer(resources=resources) if resources else None),
+                                             container=EnvoyContainer(image=cfg.versions.chart_image_envoy,
+                                                                      resources=resources)),
             envoy_service=EnvoyService(
                 name=ENVOY_SERVICE, type=kind_service, annotations=service_annotations(cfg),
                 external_traffic_policy="Cluster" if kind_service == "NodePort" else None, patch=patch)))))
@@ -197,9 +199,12 @@ def crds_values(cfg: PlatformConfig) -> dict:
                      "envoyGateway": {"enabled": True}}}
 
 
-def controller_values() -> dict:
-    """gateway-helm: the CRDs come from the CRD chart (crds.enabled false, install-helm.md)."""
+def controller_values(versions: Versions) -> dict:
+    """gateway-helm: the CRDs come from the CRD chart (crds.enabled false, install-helm.md); the
+    controller's image from the versions table (global.images.envoyGateway.image: the chart splits it
+    at the first ':' after the registry, so a `tag@sha256:` stays whole, templates/_helpers.tpl)."""
     return {"crds": {"enabled": False},
+            "global": {"images": {"envoyGateway": {"image": versions.chart_image_envoy_gateway}}},
             "deployment": {"envoyGateway": {"resources": {"requests": CONTROLLER_REQUESTS,
                                                           "limits": {"memory": "1024Mi"}}}}}
 
@@ -212,7 +217,14 @@ class GatewayArgs:
     https_node_port: int = 30443   # kind with TLS: the node port of the HTTPS listeners
 
 
-def cert_manager_values() -> dict:
+def cert_manager_image(versions: Versions, field: str) -> dict[str, str]:
+    """A cert-manager image value: repository, tag and digest apart (templates/_helpers.tpl
+    "cert-manager.image" renders repository:tag@digest)."""
+    name, tag, digest = split_image(getattr(versions, field))
+    return {"repository": name, "tag": tag, **({"digest": digest} if digest else {})}
+
+
+def cert_manager_values(versions: Versions) -> dict:
     """cert-manager chart (cert-manager/cert-manager@v1.21.1:deploy/charts/cert-manager/values.yaml): its
     CRDs with it (kept on uninstall), Gateway API support on (config.gatewayAPI.enabled; the
     enableGatewayAPI key is deprecated), and small requests (the chart sets none)."""
@@ -220,7 +232,12 @@ def cert_manager_values() -> dict:
     return {"crds": {"enabled": True, "keep": True},
             "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1",
                        "kind": "ControllerConfiguration", "gatewayAPI": {"enabled": True}},
-            "resources": small, "webhook": {"resources": small}, "cainjector": {"resources": small}}
+            "image": cert_manager_image(versions, "chart_image_cert_manager_controller"), "resources": small,
+            "webhook": {"resources": small, "image": cert_manager_image(versions, "chart_image_cert_manager_webhook")},
+            "cainjector": {"resources": small,
+                           "image": cert_manager_image(versions, "chart_image_cert_manager_cainjector")},
+            "acmesolver": {"image": cert_manager_image(versions, "chart_image_cert_manager_acmesolver")},
+            "startupapicheck": {"image": cert_manager_image(versions, "chart_image_cert_manager_startupapicheck")}}
 
 
 def cluster_issuer(cfg: PlatformConfig) -> ClusterIssuer:
@@ -291,7 +308,7 @@ class PlatformGateway(pulumi.ComponentResource):
                 timeout=HELM_TIMEOUT,
                 version=versions.envoy_gateway_chart_version,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
-                values=controller_values(), skip_crds=True, opts=after(controller_namespace, self.crds))
+                values=controller_values(versions), skip_crds=True, opts=after(controller_namespace, self.crds))
             gateway_class_resource = custom_resource(f"{name}-class", gateway_class(), after(self.crds, self.release))
             envoy = custom_resource(f"{name}-envoy-proxy", envoy_proxy(cfg, args.node_port, args.https_node_port),
                                     after(self.crds, self.namespace))
@@ -309,7 +326,7 @@ class PlatformGateway(pulumi.ComponentResource):
                 timeout=HELM_TIMEOUT,
                 chart=versions.cert_manager_chart, version=versions.cert_manager_chart_version,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.cert_manager_chart_repo),
-                values=cert_manager_values(), skip_crds=True,
+                values=cert_manager_values(versions), skip_crds=True,
                 opts=after(cm_namespace, *([self.crds] if self.crds else [])))
             issuer = custom_resource(f"{name}-issuer", cluster_issuer(cfg), after(self.cert_manager))
             gateway_needs.append(custom_resource(f"{name}-certificate", certificate(cfg),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from components.grammars.reference import ReferenceError, parse_reference
 from components.urls import check_url
@@ -85,6 +85,17 @@ class Versions(BaseModel):
     # renovate: datasource=github-releases depName=argoproj/argo-cd
     argocd_app_version: str = "v3.4.4"
 
+    # The images the charts run (their defaults at the pinned chart versions), passed to the charts'
+    # image values so they can be pinned by digest: `name:tag` or `name:tag@sha256:<64 hex>`, the tag
+    # always (for people), the digest when known (what is pulled). The defaults carry tags only: their
+    # digests cannot be read from this project's machines (no registry access), and a wrong digest fails
+    # every pull; Renovate pins each one by digest in its first run (renovate.json, pinDigests), and an
+    # air-gapped stack points them at its mirror. The Argo CD image's tag must be argocdAppVersion.
+    # renovate: datasource=docker depName=quay.io/argoproj/argocd
+    chart_image_argocd: str = "quay.io/argoproj/argocd:v3.4.4"
+    # renovate: datasource=docker depName=ecr-public.aws.com/docker/library/redis
+    chart_image_argocd_redis: str = "ecr-public.aws.com/docker/library/redis:8.2.3-alpine"
+
     # Tekton release manifests (infra.tekton.dev is where Tekton publishes pinned releases now).
     # renovate: datasource=github-releases depName=tektoncd/pipeline
     tekton_pipelines_version: str = "v1.15.0"
@@ -117,6 +128,10 @@ class Versions(BaseModel):
     loadtester_chart: str = "loadtester"
     # renovate: datasource=helm depName=loadtester registryUrl=https://flagger.app
     loadtester_chart_version: str = "0.38.0"
+    # renovate: datasource=docker depName=ghcr.io/fluxcd/flagger
+    chart_image_flagger: str = "ghcr.io/fluxcd/flagger:1.44.0"
+    # renovate: datasource=docker depName=ghcr.io/fluxcd/flagger-loadtester
+    chart_image_loadtester: str = "ghcr.io/fluxcd/flagger-loadtester:0.38.0"
 
     # The platform Gateway: Envoy Gateway from its OCI charts. EG v1.9 is built against Gateway API v1.6.1
     # and supports Kubernetes 1.33-1.36 (envoyproxy/gateway@v1.9.0:site/content/en/news/releases/matrix.md).
@@ -128,12 +143,28 @@ class Versions(BaseModel):
     # renovate: datasource=docker depName=docker.io/envoyproxy/gateway-helm
     envoy_gateway_chart_version: str = "v1.9.0"
     envoy_gateway_chart_repo: str = "oci://docker.io/envoyproxy"
+    # renovate: datasource=docker depName=docker.io/envoyproxy/gateway
+    chart_image_envoy_gateway: str = "docker.io/envoyproxy/gateway:v1.9.0"
+    # The Envoy the controller runs for the Gateway (EG v1.9.0's default, api/v1alpha1/shared_types.go),
+    # set on the platform's EnvoyProxy.
+    # renovate: datasource=docker depName=docker.io/envoyproxy/envoy
+    chart_image_envoy: str = "docker.io/envoyproxy/envoy:distroless-v1.39.0"
 
     # cert-manager for the Gateway's HTTPS listeners (Gateway API support through config.gatewayAPI; the
     # chart's version is its git tag, make/manifests.mk).
     cert_manager_chart: str = "cert-manager"
     # renovate: datasource=helm depName=cert-manager registryUrl=https://charts.jetstack.io
     cert_manager_chart_version: str = "v1.21.1"
+    # renovate: datasource=docker depName=quay.io/jetstack/cert-manager-controller
+    chart_image_cert_manager_controller: str = "quay.io/jetstack/cert-manager-controller:v1.21.1"
+    # renovate: datasource=docker depName=quay.io/jetstack/cert-manager-webhook
+    chart_image_cert_manager_webhook: str = "quay.io/jetstack/cert-manager-webhook:v1.21.1"
+    # renovate: datasource=docker depName=quay.io/jetstack/cert-manager-cainjector
+    chart_image_cert_manager_cainjector: str = "quay.io/jetstack/cert-manager-cainjector:v1.21.1"
+    # renovate: datasource=docker depName=quay.io/jetstack/cert-manager-acmesolver
+    chart_image_cert_manager_acmesolver: str = "quay.io/jetstack/cert-manager-acmesolver:v1.21.1"
+    # renovate: datasource=docker depName=quay.io/jetstack/cert-manager-startupapicheck
+    chart_image_cert_manager_startupapicheck: str = "quay.io/jetstack/cert-manager-startupapicheck:v1.21.1"
     cert_manager_chart_repo: str = "https://charts.jetstack.io"
 
     # The embedded dev stack (kind without configRepo): Gitea, rootless (uid 1000), and distribution's
@@ -213,9 +244,14 @@ class Versions(BaseModel):
             raise ValueError(f"{value!r} contains '$(', which Tekton would substitute as a variable")
         if name == "image_git_clone":
             check_pinned_image(value)
+        elif name.startswith("chart_image_"):
+            check_pinned_image(value)
+            if split_image(value)[1] is None:
+                raise ValueError(f"{value!r} has no tag (name:tag or name:tag@sha256:<64 hex>: the tag says which "
+                                 "release it is)")
         elif name.startswith("image_") or name == "kind_node_image":
             check_digest_pinned_image(value)
-        if name.startswith("image_") or name == "kind_node_image":
+        if name.startswith(("image_", "chart_image_")) or name == "kind_node_image":
             try:
                 parse_reference(value)
             except ReferenceError as err:
@@ -238,6 +274,24 @@ class Versions(BaseModel):
             if not url_is_pinned(value + "/v0") or any(p.lower() in FLOATING_TAGS for p in value.split("/")):
                 raise ValueError(f"{value!r} follows a floating name (latest, stable, main...)")
         return value
+
+    @model_validator(mode="after")
+    def _argocd_image_matches_its_version(self):
+        if "chart_image_argocd" not in self.model_fields_set and "argocd_app_version" in self.model_fields_set:
+            # A stack that moves argocdAppVersion alone gets that release's image.
+            name = split_image(type(self).model_fields["chart_image_argocd"].default)[0]
+            object.__setattr__(self, "chart_image_argocd", f"{name}:{self.argocd_app_version}")
+        tag = split_image(self.chart_image_argocd)[1]
+        if tag != self.argocd_app_version:
+            raise ValueError(f"chartImageArgocd has tag {tag}, argocdAppVersion is {self.argocd_app_version}: "
+                             "the Argo CD image must be the release the CRDs come from")
+        return self
+
+    def chart_image(self, field: str) -> dict[str, str]:
+        """A chart image as the charts' `{repository, tag}` values, the digest (if any) after the tag:
+        every chart here renders `repository:tag`, so `tag@sha256:...` gives `repository:tag@sha256:...`."""
+        name, tag, digest = split_image(getattr(self, field))
+        return {"repository": name, "tag": f"{tag}@{digest}" if digest else tag}
 
     # Release-manifest URLs, derived so that a mirror only has to override the base.
     def tekton_release(self, project: str, version: str, file: str = "release.yaml") -> str:

@@ -43,12 +43,29 @@ def test_the_update_bot_finds_every_pin_of_the_versions_table():
             field = re.search(r"\n\s+(\w+): str =", match.group(0)).group(1)
             found[field] = match.groupdict()
     versioned = [name for name in Versions.model_fields
-                 if name.endswith(("_version", "_controller")) or name.startswith("image_") or name == "kind_node_image"]
+                 if name.endswith(("_version", "_controller")) or name.startswith(("image_", "chart_image_"))
+                 or name == "kind_node_image"]
     unfound = sorted(set(versioned) - set(found) - {"image_git_clone"})
     assert not unfound, f"versions.py pins without a `# renovate:` comment the bot can read: {unfound}"
     for field, groups in found.items():
         value = getattr(PINNED, field)
         if groups.get("currentDigest"):
             assert value.endswith(f":{groups['currentValue']}@{groups['currentDigest']}"), field
+        elif field.startswith("chart_image_"):
+            assert value == f"{groups['depName']}:{groups['currentValue']}", field
         else:
             assert value == groups["currentValue"], field
+
+
+def test_each_pin_is_read_by_exactly_one_manager():
+    """A chart image must not also match the plain-version manager (it would read the whole reference as a
+    version); each field is matched once."""
+    config = json.loads((ROOT / "renovate.json").read_text())
+    text = (ROOT / "components" / "versions.py").read_text()
+    seen: dict[str, int] = {}
+    for manager in config["customManagers"]:
+        for p in manager["matchStrings"]:
+            for match in re.compile(p.replace("(?<", "(?P<")).finditer(text):
+                field = re.search(r"\n\s+(\w+): str =", match.group(0)).group(1)
+                seen[field] = seen.get(field, 0) + 1
+    assert {f: n for f, n in seen.items() if n != 1} == {}

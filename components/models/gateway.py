@@ -147,6 +147,7 @@ class ResourceRequirements(K8sModel):
 
 
 class EnvoyContainer(K8sModel):
+    image: str | None = None
     resources: ResourceRequirements | None = None
 
 
