@@ -12,6 +12,7 @@ from components.argocd import ArgoCD, ArgoCDArgs
 from components.cluster import ClusterArgs, NodePorts, create_cluster
 from components.config import PlatformConfig
 from components.config.embedded import REGISTRY_CLUSTER_IP, REGISTRY_HOST
+from components.config.secrets import PlatformSecrets
 from components.embedded import (
     EmbeddedGitServer,
     GitServerArgs,
@@ -29,18 +30,6 @@ from components.gateway import NAMESPACE as GATEWAY_NAMESPACE
 from components.models import LABELS, pod_security
 from components.tekton import Tekton, TektonArgs
 from components.tekton.triggers import listener_url
-
-
-@dataclass(frozen=True)
-class PlatformSecrets:
-    """Secrets from `pulumi config set --secret`; each is a secret Output, or None when not set."""
-
-    git_token: pulumi.Output[str] | None = None
-    registry_password: pulumi.Output[str] | None = None
-    git_ssh_private_key: pulumi.Output[str] | None = None
-    argocd_webhook_secret: pulumi.Output[str] | None = None
-    tekton_webhook_secret: pulumi.Output[str] | None = None
-    flux_webhook_token: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -100,3 +100,15 @@ def test_every_problem_gets_its_own_line():
     lines = errors_for(patch)
     assert len(lines) == 3
     assert all(line.startswith("gitops-platform:") for line in lines)
+
+
+def test_the_config_package_imports_nothing_above_it():
+    """components/config is the bottom layer: reading a stack never imports the components it configures
+    (it used to import PlatformSecrets from components/platform.py)."""
+    import ast
+    from pathlib import Path
+    allowed = ("components.config", "components.grammars", "components.urls", "components.versions")
+    for module in sorted((Path(__file__).resolve().parent.parent / "components" / "config").glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("components"):
+                assert node.module.startswith(allowed), f"{module.name} imports {node.module}"

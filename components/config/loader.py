@@ -18,6 +18,7 @@ from components.config.apps import App
 from components.config.base import PROJECT, PlatformConfigErrors, is_cluster_local, repo_host, repo_is_ssh
 from components.config.embedded import embedded_defaults
 from components.config.platform import PlatformConfig, cross_checks
+from components.config.secrets import PlatformSecrets
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 # Top-level keys that hold secrets: set with `pulumi config set --secret`, never in the model.
@@ -239,8 +240,6 @@ def combination_problems(config: PlatformConfig, present: set[str]) -> list[str]
 def read_stack():
     """(PlatformConfig, PlatformSecrets) of the running stack, or ConfigError with every problem."""
     import pulumi
-
-    from components.platform import PlatformSecrets
 
     raw = _raw_stack_config()
     lines, cleaned = secret_problems(raw, _secret_keys())
