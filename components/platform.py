@@ -28,6 +28,7 @@ from components.gateway import ENVOY_SERVICE, ROUTES_LABEL, ROUTES_VALUE, Gatewa
 from components.gateway import GATEWAY as GATEWAY_NAME
 from components.gateway import NAMESPACE as GATEWAY_NAMESPACE
 from components.models import LABELS, pod_security
+from components.registry import REGISTRY_PULL_SECRET, docker_config_json
 from components.tekton import Tekton, TektonArgs
 from components.tekton.triggers import listener_url
 
@@ -75,11 +76,23 @@ class GitOpsPlatform(pulumi.ComponentResource):
             for ns in cfg.app_namespaces
         }
 
+        # A private registry: the pull Secret in every app namespace (one object per namespace, not per app).
+        if cfg.registry.pull_secret and args.secrets.registry_password is not None:
+            dockerconfig = pulumi.Output.secret(args.secrets.registry_password).apply(
+                lambda password: docker_config_json(cfg.registry.server, cfg.registry.username, password))
+            for ns, namespace in self.namespaces.items():
+                k8s.core.v1.Secret(
+                    f"{name}-pull-secret-{ns}",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=REGISTRY_PULL_SECRET, namespace=ns, labels=dict(LABELS)),
+                    type="kubernetes.io/dockerconfigjson", string_data={".dockerconfigjson": dockerconfig},
+                    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace])))
+
         self.outputs: dict[str, pulumi.Input] = {
             "kubeconfig": self.cluster.kubeconfig,
             "clusterName": self.cluster.cluster_name,
             "environment": cfg.environment,
             "namespaces": cfg.app_namespaces,
+            **({"registryPullSecret": REGISTRY_PULL_SECRET} if cfg.registry.pull_secret else {}),
         }
 
         on_kind = cfg.cluster.provider == "kind"
@@ -219,5 +232,34 @@ class GitOpsPlatform(pulumi.ComponentResource):
                                     argocd_namespace=self.argocd.namespace),
             pulumi.ResourceOptions(parent=self))
         self.outputs["webhooks"] = endpoints.webhooks_output(cfg, cfg.argocd.webhook, cfg.argocd.external_url)
+        self.outputs["nextSteps"] = next_steps(cfg, self.outputs)
 
         self.register_outputs(self.outputs)
+
+
+def next_steps(cfg: PlatformConfig, outputs: dict[str, pulumi.Input]) -> pulumi.Output[list[str]]:
+    """What to open or run once `pulumi up` is done (the `nextSteps` stack output), in order. Only
+    non-secret outputs go in; passwords are named by the command that shows them."""
+    ns = cfg.tekton.namespace
+    plain = {k: outputs[k] for k in ("argocdUrl", "tektonDashboardUrl", "gitServerUrl") if k in outputs}
+
+    def steps(values: dict) -> list[str]:
+        lines = []
+        if "gitServerUrl" in values:
+            lines.append(f"Git server: {values['gitServerUrl']} (user {outputs['gitServerUser']}; "
+                         "pulumi stack output --show-secrets gitServerPassword)")
+        if cfg.tekton_enabled:
+            lines.append(f"Builds: {values.get('tektonDashboardUrl')}; the first PipelineRun may still be running: "
+                         f"kubectl -n {ns} get pipelineruns -w (tkn pipelinerun logs -f -n {ns} --last)")
+        forward = f" after {outputs['argocdPortForward']}" if outputs.get("argocdPortForward") else ""
+        lines.append(f"Argo CD: {values['argocdUrl']}{forward} (user admin; pulumi stack output --show-secrets "
+                     "argocdAdminPassword)")
+        if "canaryUrls" in outputs:
+            lines.append("Apps: " + ", ".join(f"{app} {url}" for app, url in sorted(outputs["canaryUrls"].items())))
+        if not cfg.embedded_git:
+            lines.append("Register the webhooks: pulumi stack output webhooks")
+        lines.append("Tear down: pulumi destroy" + (" (protected resources first: pulumi state unprotect --all)"
+                                                    if cfg.protected else ""))
+        return lines
+
+    return pulumi.Output.all(**plain).apply(steps)

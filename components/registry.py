@@ -18,6 +18,9 @@ def registry_url(server: str) -> str:
     return DOCKER_HUB if registry_host(server) == "docker.io" else f"https://{server}"
 
 
+REGISTRY_PULL_SECRET = "registry-pull"   # the apps' image pull Secret (registry.pullSecret)
+
+
 def docker_config_json(server: str, username: str, password: str) -> str:
     """A `.dockerconfigjson` document, as `kubectl create secret docker-registry` writes it."""
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()

@@ -251,3 +251,21 @@ def test_bad_endpoint_settings_are_config_errors(run, base_config, gateway, line
     base_config["cluster"] = {"provider": "existing"}
     base_config["gateway"] = gateway
     assert run(base_config).errors == [line]
+
+
+def test_the_next_steps_output_says_what_to_open_and_how_to_tear_down(run, base_config):
+    from tests.test_embedded import KIND_DEV
+    laptop = run(dict(KIND_DEV), secrets={})
+    steps = laptop.outputs["nextSteps"]
+    assert steps[0] == ("Git server: http://localhost:3000 (user gitops; pulumi stack output --show-secrets "
+                        "gitServerPassword)")
+    assert any(s.startswith("Builds: http://localhost:9000; the first PipelineRun may still be running: "
+                            "kubectl -n gitops-ci get pipelineruns -w") for s in steps)
+    assert "Apps: hello http://hello.localhost:8000/" in steps
+    assert steps[-1] == "Tear down: pulumi destroy"
+    base_config["cluster"] = {"provider": "eks", "eks": {"region": "eu-west-1"}}
+    prod = run(base_config, stack="prod").outputs["nextSteps"]
+    assert "Register the webhooks: pulumi stack output webhooks" in prod
+    assert any("after kubectl port-forward svc/argocd-server -n argocd 8080:443" in s for s in prod)
+    assert prod[-1] == "Tear down: pulumi destroy (protected resources first: pulumi state unprotect --all)"
+    assert "nextSteps" not in laptop.secret_outputs

@@ -91,3 +91,31 @@ def test_the_stack_file_secure_values_never_appear(stack_result):
     text = to_yaml(manifests(result)) + json.dumps(
         {k: v for k, v in result.raw_outputs.items() if k not in result.secret_outputs}, default=str)
     assert "secure-value-of-" not in text
+
+
+def test_the_registry_pull_secret_is_in_every_app_namespace_and_stays_secret(run, base_config, secrets,
+                                                                              validate_docs):
+    from tools.render import manifests
+    base_config["registry"]["pullSecret"] = True
+    result = run(base_config)
+    assert result.errors == []
+    pulls = [r for r in result.k8s_objects() if r.inputs["kind"] == "Secret"
+             and r.inputs["metadata"]["name"] == "registry-pull"]
+    assert sorted(p.inputs["metadata"]["namespace"] for p in pulls) == ["book-dev", "web-dev"]
+    for pull in pulls:
+        assert pull.inputs["type"] == "kubernetes.io/dockerconfigjson"
+        assert any(path.startswith("stringData") for path in pull.secret_paths)
+        config = json.loads(pull.raw_inputs["stringData"][".dockerconfigjson"])
+        assert config["auths"]["https://quay.io"]["password"] == secrets["registryPassword"]
+        assert secrets["registryPassword"] not in json.dumps(pull.inputs)
+    assert result.outputs["registryPullSecret"] == "registry-pull"
+    validate_docs([d for d in manifests(result) if d["kind"] == "Secret"])
+
+
+def test_the_registry_pull_secret_needs_its_user_and_password(run, base_config, secrets):
+    base_config["registry"]["pullSecret"] = True
+    no_password = run(base_config, secrets={k: v for k, v in secrets.items() if k != "registryPassword"})
+    assert [e for e in no_password.errors if e.startswith("gitops-platform:registryPassword: is required")]
+    del base_config["registry"]["username"]
+    no_user = run(base_config)
+    assert [e for e in no_user.errors if e.startswith("gitops-platform:registry.pullSecret: needs registry.username")]

@@ -228,6 +228,9 @@ def combination_problems(config: PlatformConfig, present: set[str]) -> list[str]
     if url.startswith("http://") and "gitToken" in present and not is_cluster_local(repo_host(url)):
         lines.append(f"{PROJECT}:configRepo.url: is plain http:// and gitToken is set: the token would cross the "
                      "network in clear; use https:// (plain http is only for a git server inside the cluster)")
+    if config.registry.pull_secret and "registryPassword" not in present:
+        lines.append(f"{PROJECT}:registryPassword: is required: registry.pullSecret makes the apps' image pull Secret "
+                     "from registry.username and it (pulumi config set --secret registryPassword ...)")
     for i, app in enumerate(config.apps):
         src = app.source_repo or ""
         if src.startswith("http://") and "gitToken" in present and repo_host(src) == repo_host(url) \

@@ -37,6 +37,9 @@ class Registry(Model):
     server: str = "docker.io"
     username: str | None = None
     insecure: bool = False   # served over plain HTTP (an in-cluster registry): builds push and tag without TLS
+    # A private registry: an image pull Secret (REGISTRY_PULL_SECRET) from username + registryPassword in
+    # every app namespace, for the apps' pods to name in imagePullSecrets.
+    pull_secret: bool = False
 
     @field_validator("server")
     @classmethod
@@ -52,6 +55,13 @@ class Registry(Model):
         if port and not 1 <= int(port) <= 65535:
             raise ValueError(f"{value!r} has a port out of range (1-65535)")
         return value
+
+    @model_validator(mode="after")
+    def _pull_secret_needs_a_user(self):
+        if self.pull_secret and not self.username:
+            raise PlatformConfigErrors([("pullSecret", "needs registry.username (and the registryPassword secret): "
+                                         "the pull Secret is made of both")])
+        return self
 
     @model_validator(mode="after")
     def _plain_http_stays_local(self):
