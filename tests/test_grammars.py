@@ -79,3 +79,15 @@ def test_regexps_go_refuses(value):
     from components.grammars import go_regexp
     with pytest.raises(go_regexp.GoRegexpError):
         go_regexp.compile_go(value)
+
+
+def test_importing_the_grammars_shadows_no_installed_module():
+    """A grammar module must not put its directory on sys.path: `import semver` anywhere (the Pulumi SDK's
+    rpc module does) would then load components/grammars/semver.py instead of the semver package."""
+    import subprocess
+    import sys
+    code = ("import components.grammars.cron, components.grammars.semver, components.grammars.quantity; "
+            "import semver; assert hasattr(semver, 'Version'), semver.__file__")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=str(__import__('pathlib').Path(__file__).resolve().parent.parent))
+    assert done.returncode == 0, done.stderr

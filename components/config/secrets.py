@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pulumi
+if TYPE_CHECKING:   # reading a stack's config must not need the Pulumi SDK (the offline tools import it)
+    import pulumi
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,7 @@ Argo CD pkg/apis/application/v1alpha1/types.go (v3.4.7) SyncWindow.Validate():
 """
 from __future__ import annotations
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from go_duration import DurationError, parse_duration  # noqa: E402
+from components.grammars.go_duration import DurationError, parse_duration
 
 
 class CronError(ValueError):
