@@ -156,7 +156,11 @@ def test_outputs_are_the_https_urls_with_their_secrets_and_where_to_register_the
                                            "https://github.com/org/web/settings/hooks"]
     assert "Flux Receiver type quay" in hooks["flux"]["register"]
     assert "argocdPortForward" not in out
-    assert "localhost" not in str({k: v for k, v in out.items() if k != "tektonDashboardUrl"})
+    assert "localhost" not in str({k: v for k, v in out.items() if k not in ("tektonDashboardUrl", "nextSteps")})
+    # The next steps name the public URLs; only the dashboard (no public route) is a port-forward.
+    assert [s for s in out["nextSteps"] if "localhost" in s] == [s for s in out["nextSteps"] if s.startswith("Builds:")]
+    assert f"Argo CD: https://argocd.{DOMAIN} (user admin; pulumi stack output --show-secrets argocdAdminPassword)" \
+        in out["nextSteps"]
 
 
 @pytest.mark.parametrize("provider", ["eks", "existing"])
