@@ -129,3 +129,32 @@ def pytest_make_collect_report(collector):
     reason = _required_tool_missing(report)
     if reason and "/e2e/" not in str(getattr(collector, "path", "")):
         _fail(report, reason)
+
+
+# ---------------------------------------------------------------- the pinned toolchain (tools/toolchain.py)
+def toolchain_binary(name: str) -> str:
+    """The pinned tool `name`, built from its Go module if not cached; skip only where there is no Go."""
+    import shutil
+
+    from components.toolchain import TOOLS
+    from tools.toolchain import BuildError, build, locate
+    cached = locate(name)
+    if cached is not None:
+        return str(cached)
+    if shutil.which("go") is None:
+        pytest.skip(f"{name} is built from its Go module and go is not on PATH (python -m tools.toolchain)")
+    try:
+        path, _ = build(next(t for t in TOOLS if t.name == name))
+    except BuildError as err:
+        pytest.fail(str(err))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def kustomize() -> str:
+    return toolchain_binary("kustomize")
+
+
+@pytest.fixture(scope="session")
+def yq() -> str:
+    return toolchain_binary("yq")

@@ -14,4 +14,6 @@ if [ "${FRESH:-0}" = 1 ] || [ ! -x venv/bin/python ] || ! cmp -s requirements-de
   cp requirements.txt venv/.requirements.txt
 fi
 venv/bin/python -m ruff check .
+# The pinned tools the tests run for real (kustomize, yq, helm), built from Go modules and cached by version.
+if command -v go >/dev/null; then venv/bin/python -m tools.toolchain; fi
 venv/bin/python -m pytest "$@"

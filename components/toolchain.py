@@ -1,0 +1,45 @@
+"""The tools the platform's installs and pipelines really run, pinned to the versions they run, built from
+their Go modules by `python -m tools.toolchain` (cached by version) so the tests use them for real.
+
+Each entry: the version the platform runs, where that is written upstream, and the Go package to build.
+Bumped by Renovate like components/versions.py (the `# renovate:` comments).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str          # the binary
+    package: str       # the Go package `go install` builds (module path + command directory)
+    version: str       # the module version (a tag)
+    runs_as: str       # what in the platform runs this version, with its citation
+    ldflags: str = ""  # version stamping the upstream release build does ({version} is replaced)
+    version_args: tuple[str, ...] = ("version",)
+
+
+class Pins:
+    # Argo CD v3.4.4 bundles kustomize 5.8.1 (argo-cd@v3.4.4:hack/tool-versions.sh kustomize5_version).
+    # renovate: datasource=go depName=sigs.k8s.io/kustomize/kustomize/v5
+    kustomize: str = "v5.8.1"
+    # mikefarah/yq v4, the newest v4 the Go proxy serves that builds with Go 1.26.
+    # renovate: datasource=go depName=github.com/mikefarah/yq/v4
+    yq: str = "v4.54.3"
+    # The Helm library the Pulumi Kubernetes provider embeds. The pinned SDK is 4.34.2; the newest provider
+    # source readable here (pulumi/pulumi-kubernetes main at 94977969, 2026-07-01, after v4.32.0) and v4.32.0
+    # both require helm.sh/helm/v3 v3.20.2 (provider/go.mod): the nearest readable, labelled as such.
+    # renovate: datasource=go depName=helm.sh/helm/v3
+    helm: str = "v3.20.2"
+
+
+TOOLS = (
+    Tool("kustomize", "sigs.k8s.io/kustomize/kustomize/v5", Pins.kustomize,
+         "Argo CD v3.4.4's repo server (argo-cd@v3.4.4:hack/tool-versions.sh)",
+         ldflags="-X sigs.k8s.io/kustomize/api/provenance.version={version}"),
+    Tool("yq", "github.com/mikefarah/yq/v4", Pins.yq, "mikefarah/yq v4, for the overlay edits and tests",
+         version_args=("--version",)),
+    Tool("helm", "helm.sh/helm/v3/cmd/helm", Pins.helm,
+         "the Helm library of the Pulumi Kubernetes provider (nearest readable provider/go.mod: v3.20.2)",
+         ldflags="-X helm.sh/helm/v3/internal/version.version={version}", version_args=("version", "--short")),
+)

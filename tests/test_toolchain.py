@@ -1,0 +1,45 @@
+"""The pinned toolchain: each tool is the version the platform runs, built from its Go module, cached by
+version, and the update bot reads every pin."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+
+import pytest
+
+from components.toolchain import TOOLS, Pins
+from tools.mockrun import ROOT
+
+
+def test_the_update_bot_reads_every_toolchain_pin():
+    config = json.loads((ROOT / "renovate.json").read_text())
+    [manager] = [m for m in config["customManagers"] if "toolchain" in m["managerFilePatterns"][0]]
+    pattern = re.compile(manager["matchStrings"][0].replace("(?<", "(?P<"))
+    text = (ROOT / "components" / "toolchain.py").read_text()
+    found = {re.search(r"\n\s+(\w+): str =", m.group(0)).group(1): m.group("currentValue") for m in pattern.finditer(text)}
+    assert found == {t.name: t.version for t in TOOLS}
+    assert {t.name: t.version for t in TOOLS} == {"kustomize": Pins.kustomize, "yq": Pins.yq, "helm": Pins.helm}
+
+
+@pytest.mark.parametrize("name", [t.name for t in TOOLS])
+def test_each_built_tool_reports_its_pinned_version(name, request):
+    from tests.conftest import toolchain_binary
+    tool = next(t for t in TOOLS if t.name == name)
+    done = subprocess.run([toolchain_binary(name), *tool.version_args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert tool.version in done.stdout, done.stdout
+
+
+def test_a_version_the_proxy_does_not_serve_is_reported_with_its_answer(tmp_path):
+    from tools.toolchain import BuildError, build
+    if shutil.which("go") is None:
+        pytest.skip("go is not on PATH (the toolchain is built from Go modules)")
+    missing = replace(next(t for t in TOOLS if t.name == "yq"), version="v4.999.0")
+    with pytest.raises(BuildError) as failed:
+        build(missing, root=tmp_path / "toolchain")
+    assert "go install github.com/mikefarah/yq/v4@v4.999.0 failed" in str(failed.value)
+    assert "v4.999.0" in str(failed.value).split("failed:", 1)[1]   # go's own answer follows
+    assert not (tmp_path / "toolchain" / "yq-v4.999.0").exists()
