@@ -528,13 +528,34 @@ SECRET_WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deleteco
 # Charts known to bind a ClusterRole that writes Secrets in every namespace. flagger 1.44.0
 # charts/flagger/templates/rbac.yaml: get/list/watch/create/update/patch/delete on secrets (it copies the
 # canary's ConfigMaps and Secrets to -primary), bound by a ClusterRoleBinding, with no namespaced option.
+# cert-manager v1.21.1 deploy/charts/cert-manager/templates/rbac.yaml: the controller's -issuers, -clusterissuers and
+# -certificates ClusterRoles create/update/delete secrets (the ACME account keys, each Certificate's Secret in its
+# own namespace), bound cluster-wide; its only narrower mode, the controller's --namespace flag, disables
+# ClusterIssuers, which the platform's TLS uses.
 SECRET_WRITING_CHARTS = {"flagger": "Flagger copies each canary's Secrets to their -primary copies, in any "
-                                    "namespace (charts/flagger/templates/rbac.yaml has no namespaced mode)"}
-DEFAULT_SECRET_WRITERS = ("flagger",)
+                                    "namespace (charts/flagger/templates/rbac.yaml has no namespaced mode)",
+                         "cert-manager": "cert-manager writes each Certificate's Secret in the Certificate's namespace "
+                                         "and the ACME account keys (templates/rbac.yaml; its --namespace mode "
+                                         "disables ClusterIssuers)"}
+DEFAULT_SECRET_WRITERS = ("flagger", "cert-manager")
+CHART_LABEL = re.compile(r"^(?P<chart>.+)-v?[0-9]+\.[0-9]+\.[0-9]+[^/]*$")
+
+
+def chart_of(obj: Any) -> str | None:
+    """The chart an object was rendered from, by the `helm.sh/chart: <chart>-<version>` label charts set."""
+    label = get(obj, "metadata", "labels", "helm.sh/chart")
+    match = CHART_LABEL.match(label) if isinstance(label, str) else None
+    return match["chart"] if match else None
 
 
 def _writes_secrets(rules: Any) -> bool:
+    """Whether a rule may write any Secret. A rule held to `resourceNames` writes only the Secrets it names (and
+    cannot create: the API server never matches `create` against resourceNames), so it is not one: Tekton
+    Triggers' core-interceptors ClusterRole updates only its own `tekton-triggers-core-interceptors-certs`
+    (tektoncd/triggers@v0.37.0 config/200-clusterrole.yaml, in its release.yaml)."""
     for rule in reveal(rules) or []:
+        if get(rule, "resourceNames"):
+            continue
         groups, resources = get(rule, "apiGroups") or [], get(rule, "resources") or []
         if ("" in groups or "*" in groups) and ("secrets" in resources or "*" in resources) \
                 and SECRET_WRITE_VERBS & set(get(rule, "verbs") or []):
@@ -549,12 +570,14 @@ def validate_cluster_wide_secret_writes(args: StackValidationArgs, report_violat
     allowed = (args.get_config() or {}).get("allowSecretWriters")
     allowed = set(allowed) if _is_list(allowed) else set(DEFAULT_SECRET_WRITERS)
     roles: dict[str, bool] = {}
+    charts: dict[str, str | None] = {}
     bindings: list[tuple[Any, str, Any]] = []
     for res in args.resources:
         for where, obj in kubernetes_objects(res.resource_type, res.props):
             kind = kind_of(res.resource_type, obj)
             if kind == "ClusterRole":
                 roles[get(obj, "metadata", "name")] = _writes_secrets(get(obj, "rules"))
+                charts[get(obj, "metadata", "name")] = chart_of(obj)
             elif kind == "ClusterRoleBinding" and get(obj, "roleRef", "kind") == "ClusterRole":
                 bindings.append((res, where, obj))
         if res.resource_type in HELM_TYPES:
@@ -566,7 +589,7 @@ def validate_cluster_wide_secret_writes(args: StackValidationArgs, report_violat
                     f"{chart!r} to allowSecretWriters, or do not install {chart}.", res.urn)
     for res, where, obj in bindings:
         role = get(obj, "roleRef", "name")
-        if roles.get(role) and role not in allowed:
+        if roles.get(role) and role not in allowed and charts.get(role) not in allowed:
             report_violation(
                 f"{describe(res.resource_type, res.name, obj, where)}: ClusterRoleBinding gives ClusterRole {role!r}, "
                 "which writes Secrets, in every namespace. Fix: bind it with RoleBindings in the namespaces that "

@@ -629,6 +629,34 @@ def test_a_cluster_wide_binding_to_a_role_that_writes_secrets_is_refused():
         "no-cluster-wide-secret-writes"]
 
 
+def test_a_cluster_wide_binding_that_updates_only_named_secrets_passes():
+    # Tekton Triggers v0.37.0's core-interceptors ClusterRole, as its release.yaml has it.
+    named = (CLUSTER_ROLE_T, "interceptors", cluster_role("interceptors", [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "update"],
+         "resourceNames": ["tekton-triggers-core-interceptors-certs"]}]))
+    assert analyze_stack([named, (CLUSTER_BINDING_T, "i", cluster_binding("i", "interceptors"))]) == []
+    unnamed = (CLUSTER_ROLE_T, "interceptors", cluster_role("interceptors", [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "update"]}]))
+    assert [f[0] for f in analyze_stack([unnamed, (CLUSTER_BINDING_T, "i", cluster_binding("i", "interceptors"))])] \
+        == ["no-cluster-wide-secret-writes"]
+
+
+def test_a_chart_rendered_secret_writer_is_allowed_by_its_chart_label_only_when_listed():
+    # cert-manager v1.21.1's controller role, as `helm template` renders it (the render's chart expansion).
+    role = cluster_role("cert-manager-controller-certificates", [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "update", "delete", "patch"]}])
+    role["metadata"]["labels"] = {"helm.sh/chart": "cert-manager-v1.21.1"}
+    resources = [(CLUSTER_ROLE_T, "certificates", role),
+                 (CLUSTER_BINDING_T, "c", cluster_binding("c", "cert-manager-controller-certificates"))]
+    assert analyze_stack(resources) == []
+    service = servicer({"no-cluster-wide-secret-writes": {"allowSecretWriters": ["flagger"]}})
+    request = proto.AnalyzeStackRequest(resources=[proto.AnalyzerResource(
+        type=t, urn=urn(t, n), name=n, properties=struct(p)) for t, n, p in resources])
+    [(policy, message)] = _violations(service.AnalyzeStack(request, None).diagnostics)
+    assert policy == "no-cluster-wide-secret-writes" and "'cert-manager-controller-certificates'" in message
+    assert gp.chart_of(role) == "cert-manager" and gp.chart_of(cluster_role("x", [])) is None
+
+
 def test_flagger_writes_secrets_cluster_wide_and_is_allowed_by_the_documented_default():
     flagger = (RELEASE_T, "flagger", helm_release({"meshProvider": "gatewayapi:v1"}))
     assert analyze_stack([flagger]) == []

@@ -1,6 +1,7 @@
 """Offline render: every Kubernetes object a stack would create, without a cluster or the Pulumi CLI.
 
     python -m tools.render --stack dev [--out DIR] [--helm-values DIR]
+                           [--charts DIR|URL] [--releases DIR|URL] [--expand] [--policy]
 
 Loads Pulumi.yaml and Pulumi.<stack>.yaml (as the Pulumi CLI reads them), runs the real __main__.py under
 mocks and writes every Kubernetes object as multi-document YAML (stdout, or one file per object under
@@ -8,6 +9,15 @@ DIR) in a stable order, secret values replaced by `[secret]`. Helm releases, rel
 commands and cloud resources are summarised on stderr with their key inputs, after the warnings the
 program logs (the ones `pulumi up` shows). `--helm-values DIR` writes the values each Helm release gets
 to DIR/<release>.yaml (secrets masked). Invalid config: one line per problem on stderr and exit status 1.
+
+With `--charts` (or `--expand`) the output also holds every object the stack's Helm releases and charts and its
+release-manifest installs (Tekton, Flux) create, expanded with the toolchain's helm (python -m tools.toolchain)
+at the pinned chart versions with the exact values (tools/expand.py), each annotated
+`render.gitops-platform/from`. `--charts` takes a directory of `<chart>-<version>.tgz` (../shared/mirror/charts)
+or a chart repository URL; `--releases` a directory or base URL laid out like ../shared/mirror/releases (default:
+the `releases` directory beside a `--charts` directory, if there is one, else the program's own URLs); `--expand`
+alone fetches everything from where the program points the provider (needs the network). `--policy` runs the
+policy pack over the stack's resources and every expanded object, and exits 1 on any violation.
 """
 from __future__ import annotations
 
@@ -18,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from tools.charts import FROM, ChartError
+from tools.expand import SourceError, expand
 from tools.mockrun import ROOT, Registration, RunResult, close_event_loop, load_stack_file, run_program
 from tools.stackfile import StackFileError
 
@@ -142,6 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write one file per object under this directory")
     parser.add_argument("--helm-values", type=Path, metavar="DIR",
                         help="write each Helm release's values (secrets masked) to DIR/<release>.yaml")
+    parser.add_argument("--charts", metavar="DIR|URL",
+                        help="expand the Helm releases from this chart directory or repository URL")
+    parser.add_argument("--releases", metavar="DIR|URL",
+                        help="expand the release manifests from this mirror (default: <charts>/../releases)")
+    parser.add_argument("--expand", action="store_true",
+                        help="expand charts and release manifests (from their own sources unless given)")
+    parser.add_argument("--policy", action="store_true",
+                        help="run the policy pack over the stack and the expanded objects; exit 1 on violations")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     stack_file = args.root / f"Pulumi.{args.stack}.yaml"
@@ -162,11 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
     docs = manifests(result)
+    expanded: list[dict[str, Any]] = []
+    if args.charts or args.releases or args.expand:
+        try:
+            expanded = expand_all(result, docs, args.charts, args.releases)
+        except (ChartError, SourceError, ToolError) as err:
+            print(f"render: {err}", file=sys.stderr)
+            return 2
     try:
         if args.out:
-            write_out(docs, args.out, args.stack)
+            write_out(docs + expanded, args.out, args.stack)
         else:
-            sys.stdout.write(to_yaml(docs))
+            sys.stdout.write(to_yaml(docs + expanded))
         if args.helm_values:
             write_helm_values(result, args.helm_values, args.stack)
     except OutputDirError as err:
@@ -174,7 +201,42 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for line in summary(result):
         print(line, file=sys.stderr)
+    if expanded:
+        print(f"{len(expanded)} objects expanded from {len(releases_of(expanded))} releases and release "
+              "manifests", file=sys.stderr)
+    if args.policy:
+        from tools.policycheck import check  # pulumi-policy, only when asked
+        violations = check(result, args.stack, expanded)
+        for line in violations:
+            print(f"policy: {line}", file=sys.stderr)
+        if violations:
+            return 1
+        print(f"policy: no violations over {len(result.resources)} resources and {len(expanded)} expanded "
+              "objects", file=sys.stderr)
     return 0
+
+
+def releases_of(expanded: list[dict[str, Any]]) -> set[str]:
+    return {d["metadata"]["annotations"][FROM].split(" ", 1)[0] for d in expanded}
+
+
+class ToolError(RuntimeError):
+    pass
+
+
+def expand_all(result: RunResult, docs: list[dict[str, Any]], charts: str | None,
+               releases: str | None) -> list[dict[str, Any]]:
+    from tools import toolchain
+    if releases is None and charts and Path(charts).is_dir() and (Path(charts).parent / "releases").is_dir():
+        releases = str(Path(charts).parent / "releases")
+    helm = toolchain.locate("helm")
+    if helm is None:   # built once, cached by version (a few minutes cold)
+        print("render: building the toolchain's helm (python -m tools.toolchain --only helm)", file=sys.stderr)
+        try:
+            helm, _ = toolchain.build(next(t for t in toolchain.TOOLS if t.name == "helm"))
+        except toolchain.BuildError as err:
+            raise ToolError(f"the expansion needs the toolchain's helm: {err}") from err
+    return expand(result, docs, charts, releases, str(helm))
 
 
 if __name__ == "__main__":
