@@ -175,3 +175,49 @@ def test_kustomize_renders_the_edited_overlay_with_tag_and_digest(tmp_path, awk,
     assert built.returncode == 0, built.stderr
     container = yaml.safe_load(built.stdout)["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"quay.io/org/web:abc1234@{DIGEST}"
+
+
+# ---------------------------------------------------------------- why awk, and not `kustomize edit` or yq
+# The decision (docs/ci.md "The overlay editor"), measured with the pinned tools on the same overlay.
+SPACED = FLUX.replace("  - ../../base\n", "  - ../../base   # the shared base\n")
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    import difflib
+    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def test_kustomize_edit_set_image_drops_the_flux_markers_so_the_platform_does_not_use_it(tmp_path, kustomize):
+    (tmp_path / "kustomization.yaml").write_text(SPACED)
+    done = subprocess.run([kustomize, "edit", "set", "image", f"{IMAGE}={IMAGE}:1.3.0"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    after = (tmp_path / "kustomization.yaml").read_text()
+    # kustomize v5.8.1 re-marshals the whole Kustomization: the line comments, Flux's $imagepolicy markers
+    # among them (image-automation-controller finds its setters by them), are gone; the other entries' quoting
+    # and every list's indentation change.
+    assert "$imagepolicy" not in after and "# the shared base" not in after and "# the app" not in after
+    assert "  newTag: \"7.2\"\n" in after and "- name: redis\n" in after and "- ../../base\n" in after
+    assert len(changed_lines(SPACED, after)) > 10
+
+
+def test_yq_keeps_the_markers_but_rewrites_lines_it_was_not_asked_to_touch(tmp_path, yq):
+    file = tmp_path / "kustomization.yaml"
+    file.write_text(SPACED)
+    done = subprocess.run([yq, "-i", f'(.images[] | select(.name == "{IMAGE}")).newTag = "1.3.0"', str(file)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    after = file.read_text()
+    assert '{"$imagepolicy": "flux-system:web-dev:tag"}' in after
+    # yq v4.54.3 re-emits the document: the untouched `../../base   # ...` line loses its spacing.
+    assert "  - ../../base # the shared base" in after and "  - ../../base   # the shared base" not in after
+    assert len(changed_lines(SPACED, after)) == 4
+
+
+def test_the_awk_editor_changes_only_the_line_it_edits(awk):
+    done = edit(SPACED, awk, tag="1.3.0")
+    assert done.returncode == 0, done.stderr
+    assert changed_lines(SPACED, done.stdout) == [
+        '-    newTag: 1.2.3 # {"$imagepolicy": "flux-system:web-dev:tag"}',
+        '+    newTag: 1.3.0 # {"$imagepolicy": "flux-system:web-dev:tag"}']

@@ -54,7 +54,8 @@ def build(world: World, files: dict[str, str | None], author: dict | None = None
     return world.run(runs[0], **run_kwargs)
 
 
-def overlay_with(digest: str, source: str, time: int, tag: str = "0000000") -> str:
+def overlay_with(digest: str, source: str, time: int, tag: str = '"0000000"') -> str:
+    # An all-digit tag is quoted, as the pipeline writes it: kustomize refuses a number in newTag.
     return KUSTOMIZATION.replace("    newTag: bootstrap\n",
                                  f"    newTag: {tag}\n    digest: {digest}  # gitops-platform: source {source} {time}\n")
 
@@ -70,6 +71,8 @@ def test_a_push_builds_deploys_the_digest_tells_argocd_and_waits(world):
     # the tag is the short source SHA, quoted when it is all digits (YAML would read a number)
     [entry] = yaml.safe_load(overlay)["images"]
     assert entry["newTag"] == out.results["version"] and isinstance(entry["newTag"], str)
+    # What Argo CD renders from it (the real kustomize, objects validated strictly) runs exactly that build.
+    assert w.built_image() == f"{w.image}:{out.results['version']}@{digest}"
     message = w.server.log("org/gitops-config.git", fmt="%B", ref="main").split("\n")
     assert f"Image: {w.image}:{out.results['version']}@{digest}" in message
     assert any(line.startswith("Source-Commit: ") for line in message)
@@ -271,6 +274,7 @@ def test_stage_release_tags_the_dev_digest_and_opens_the_pull_request(world):
     assert out.status == "Succeeded", out.text
     staging = w.server.show("org/gitops-config.git", "release-1.2.3", "person-service/overlays/staging/kustomization.yaml")
     assert "    newTag: 1.2.3\n" in staging and f"    digest: {digest}" in staging
+    assert w.built_image("person-service/overlays/staging", "release-1.2.3") == f"{w.image}:1.2.3@{digest}"
     assert ("org/person-service", "1.2.3") in w.registry.manifests
     assert w.registry.digest(w.registry.manifests[("org/person-service", "1.2.3")][1]) == digest
     [pull] = [r for r in w.api.requests if r.method == "POST"]
@@ -293,6 +297,7 @@ def test_re_releasing_after_main_moved_regenerates_the_release_branch(world):
     parent = w.server.log("org/gitops-config.git", ref="release-1.2.3", fmt="%P").split()[0]
     assert parent == moved, "the release branch is generated on the current main"
     assert "already open" in again.log_of("open-pull-request")
+    assert w.built_image("person-service/overlays/staging", "release-1.2.3") == f"{w.image}:1.2.3@{digest}"
     # a third run with nothing new leaves the branch alone
     third = release(w)
     assert third.status == "Succeeded" and w.server.head("org/gitops-config.git", "release-1.2.3") == second
@@ -321,6 +326,8 @@ def test_flux_mode_promotes_the_tag_flux_chose_and_keeps_every_marker(world):
     staging = w.server.show("org/gitops-config.git", "release-1.2.3", "person-service/overlays/staging/kustomization.yaml")
     assert '    newTag: 1.2.3 # {"$imagepolicy": "flux-system:person-service-staging:tag"}\n' in staging
     assert "digest:" not in staging
+    assert w.built_image("person-service/overlays/staging", "release-1.2.3") == f"{w.image}:1.2.3"
+    assert w.built_image() == f"{w.image}:main-abc1234-1700000000"   # the dev overlay Flux wrote, untouched
     assert ("org/person-service", "1.2.3") in w.registry.manifests
 
 
@@ -350,6 +357,7 @@ def test_an_overlay_written_as_kustomization_yml_is_deployed(world):
     out = build(w, {"app": "v2\n"})
     assert out.status == "Succeeded", out.text
     assert w.built[0]["digest"] in w.server.show("org/gitops-config.git", "main", f"{OVERLAY}/kustomization.yml")
+    assert w.built_image() == f"{w.image}:{out.results['version']}@{w.built[0]['digest']}"
 
 
 def test_a_failed_argocd_sync_fails_the_run_with_argocds_message(world):

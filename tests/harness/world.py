@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import os
 import shutil
+import subprocess
+import tarfile
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from tests.conftest import toolchain_binary
 from tests.harness import stand_ins
 from tests.harness.apis import ArgoWebhook, PullsApi, Registry, StandIn, json_answer, self_signed_certificate
 from tests.harness.gitserver import GitServer
 from tests.harness.tekton import Harness, RunOutcome, block_storage_volume, kubelet_fs_group
 from tests.harness.triggers import pipeline_runs
+from tools import validate
 from tools.mockrun import run_program
 
 TOKEN = "ghp_harness_token_0123456789"
@@ -41,7 +48,22 @@ images:
 """
 BASE = {
     "person-service/base/kustomization.yaml": "resources:\n  - deployment.yaml\n",
-    "person-service/base/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: person-service\n",
+    "person-service/base/deployment.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: person-service
+spec:
+  selector:
+    matchLabels: {app: person-service}
+  template:
+    metadata:
+      labels: {app: person-service}
+    spec:
+      containers:
+        - name: app
+          image: IMAGE
+""",
 }
 APP_FILES = {"Dockerfile": "FROM scratch\nCOPY app /app\n", "app": "v1\n",
              "ci/test.sh": "#!/bin/sh\necho tests pass\n"}
@@ -62,6 +84,8 @@ class World:
                  config_files: dict[str, str] | None = None, app_files: dict[str, str] | None = None,
                  readers: set[str] | None = None):
         self.stack = ExitStack()
+        self.kustomize = toolchain_binary("kustomize")   # skips only where there is no Go
+        self.builds = 0
         self.root = Path(tempfile.mkdtemp(prefix="pipeline-harness-"))
         self.root.chmod(0o755)   # non-root steps must reach their scripts, results and workspaces
         # The registry first: the app images live on it (REGISTRY in a config stands for its host:port).
@@ -114,20 +138,32 @@ class World:
         shutil.rmtree(self.root, ignore_errors=True)
 
     # ---- the Kubernetes API: the app's Application follows the config repo's head
+    def kustomize_build(self, overlay: str = OVERLAY, ref: str = "main") -> list[dict]:
+        """What Argo CD renders from `overlay` at `ref` of the config repo: `kustomize build` with the kustomize
+        Argo CD bundles (the toolchain's), every object validated strictly (a build that fails or an object the
+        API server would refuse fails the test)."""
+        self.builds += 1
+        tree = self.root / f"config-tree-{self.builds}"
+        tree.mkdir()
+        archive = subprocess.run(["git", "archive", "--format=tar", ref], cwd=self.server.bare("org/gitops-config.git"),
+                                 capture_output=True, check=True)
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tree, filter="data")
+        done = subprocess.run([self.kustomize, "build", str(tree / overlay)], capture_output=True, text=True)
+        assert done.returncode == 0, f"kustomize build {overlay} at {ref} failed: {done.stderr}"
+        docs = [d for d in yaml.safe_load_all(done.stdout) if d]
+        problems = [f"{d['kind']}/{d['metadata'].get('name')}: {p}" for d in docs for p in validate.problems(d, {})]
+        assert problems == [], problems
+        return docs
+
+    def built_image(self, overlay: str = OVERLAY, ref: str = "main") -> str:
+        """The image the overlay's Deployment runs, as kustomize renders it (image:tag@digest)."""
+        [deployment] = [d for d in self.kustomize_build(overlay, ref) if d["kind"] == "Deployment"]
+        return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+
     def deployed_image(self) -> str:
         """What the dev overlay at the config repo's head deploys (image:tag@digest)."""
-        text = ""
-        for name in ("kustomization.yaml", "kustomization.yml"):
-            try:
-                text = self.server.show("org/gitops-config.git", "main", f"{OVERLAY}/{name}")
-                break
-            except RuntimeError:   # not this spelling
-                continue
-        tag = next((line.split(":", 1)[1].split("#")[0].strip().strip('"') for line in text.splitlines()
-                    if line.strip().startswith("newTag:")), "")
-        digest = next((line.split(":", 1)[1].split("#")[0].strip() for line in text.splitlines()
-                       if line.strip().startswith("digest:")), "")
-        return f"{self.image}:{tag}" + (f"@{digest}" if digest else "")
+        return self.built_image(OVERLAY)
 
     def _deployment(self, which: str) -> dict:
         image = {"new": self.deployed_image(), "old": f"{self.image}:old@sha256:{'0' * 64}"}[which]
