@@ -17,6 +17,9 @@ class Tool:
     runs_as: str       # what in the platform runs this version, with its citation
     ldflags: str = ""  # version stamping the upstream release build does ({version} is replaced)
     version_args: tuple[str, ...] = ("version",)
+    # False: a tool the harness would run when the proxy serves it; the command reports go's answer when it
+    # does not, and the harness keeps its stand-in (tests/harness/stand_ins.py says what that covers).
+    required: bool = True
 
 
 class Pins:
@@ -31,6 +34,13 @@ class Pins:
     # both require helm.sh/helm/v3 v3.20.2 (provider/go.mod): the nearest readable, labelled as such.
     # renovate: datasource=go depName=helm.sh/helm/v3
     helm: str = "v3.20.2"
+    # The git-init of the tektoncd-catalog/git-clone v1.7.0 task's image (versions.git_clone_task_revision).
+    # The proxy serves github.com/tektoncd-catalog/git-clone@v1.7.0, but a module zip leaves out nested modules
+    # and image/git-init has its own go.mod (at v1.7.0, commit c166e562), declaring the module path
+    # github.com/tektoncd-catalog/git-clone/git-init, a directory the repository does not have: no spelling
+    # resolves (`go install` answers "found, but does not contain package"). Tried on every run and reported.
+    # renovate: datasource=go depName=github.com/tektoncd-catalog/git-clone
+    git_init: str = "v1.7.0"
 
 
 TOOLS = (
@@ -42,4 +52,6 @@ TOOLS = (
     Tool("helm", "helm.sh/helm/v3/cmd/helm", Pins.helm,
          "the Helm library of the Pulumi Kubernetes provider (nearest readable provider/go.mod: v3.20.2)",
          ldflags="-X helm.sh/helm/v3/internal/version.version={version}", version_args=("version", "--short")),
+    Tool("git-init", "github.com/tektoncd-catalog/git-clone/git-init", Pins.git_init,
+         "the tektoncd-catalog/git-clone v1.7.0 task's image (image/git-init)", required=False),
 )

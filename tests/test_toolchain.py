@@ -20,11 +20,12 @@ def test_the_update_bot_reads_every_toolchain_pin():
     pattern = re.compile(manager["matchStrings"][0].replace("(?<", "(?P<"))
     text = (ROOT / "components" / "toolchain.py").read_text()
     found = {re.search(r"\n\s+(\w+): str =", m.group(0)).group(1): m.group("currentValue") for m in pattern.finditer(text)}
-    assert found == {t.name: t.version for t in TOOLS}
-    assert {t.name: t.version for t in TOOLS} == {"kustomize": Pins.kustomize, "yq": Pins.yq, "helm": Pins.helm}
+    assert found == {t.name.replace("-", "_"): t.version for t in TOOLS}
+    assert {t.name: t.version for t in TOOLS} == {"kustomize": Pins.kustomize, "yq": Pins.yq, "helm": Pins.helm,
+                                                  "git-init": Pins.git_init}
 
 
-@pytest.mark.parametrize("name", [t.name for t in TOOLS])
+@pytest.mark.parametrize("name", [t.name for t in TOOLS if t.required])
 def test_each_built_tool_reports_its_pinned_version(name, request):
     from tests.conftest import toolchain_binary
     tool = next(t for t in TOOLS if t.name == name)
@@ -43,3 +44,13 @@ def test_a_version_the_proxy_does_not_serve_is_reported_with_its_answer(tmp_path
     assert "go install github.com/mikefarah/yq/v4@v4.999.0 failed" in str(failed.value)
     assert "v4.999.0" in str(failed.value).split("failed:", 1)[1]   # go's own answer follows
     assert not (tmp_path / "toolchain" / "yq-v4.999.0").exists()
+
+
+def test_git_init_is_tried_and_reported_with_the_proxys_answer(capsys):
+    from tools.toolchain import main
+    if shutil.which("go") is None:
+        pytest.skip("go is not on PATH (the toolchain is built from Go modules)")
+    assert main(["--only", "git-init", "--json"]) == 0      # optional: reported, not fatal
+    report = json.loads(capsys.readouterr().out)["git-init"]
+    # If the proxy ever serves it, this fails: then run the harness's clone with it instead of the stand-in.
+    assert report["path"] is None and "does not contain package" in report["error"], report

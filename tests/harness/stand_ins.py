@@ -1,6 +1,7 @@
 """Stand-ins for what cannot run on this machine, each doing what the real thing documents.
 
-- `git_clone`: the tektoncd-catalog/git-clone v1.7.0 task (its git-init binary is a container image):
+- `git_clone`: the tektoncd-catalog/git-clone v1.7.0 task (its git-init binary cannot be built here: the Go
+  proxy's git-clone@v1.7.0 leaves out the nested module image/git-init, see components/toolchain.py):
   as uid 65532 (the task's runAsUser) with HOME holding Tekton's git credentials, empty the `output`
   workspace (deleteExisting), fetch `revision` at `depth` and check it out, write the `commit`, `url`
   and `committer-date` results (task/git-clone/git-clone.yaml, image/git-init/git/git.go). Real git does
