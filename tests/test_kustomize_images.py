@@ -178,7 +178,7 @@ def test_kustomize_renders_the_edited_overlay_with_tag_and_digest(tmp_path, awk,
 
 
 # ---------------------------------------------------------------- why awk, and not `kustomize edit` or yq
-# The decision (docs/ci.md "The overlay editor"), measured with the pinned tools on the same overlay.
+# The decision (docs/tekton.md "The overlay editor"), measured with the pinned tools on the same overlay.
 SPACED = FLUX.replace("  - ../../base\n", "  - ../../base   # the shared base\n")
 
 
