@@ -73,6 +73,13 @@ def test_a_push_builds_deploys_the_digest_tells_argocd_and_waits(world):
     assert entry["newTag"] == out.results["version"] and isinstance(entry["newTag"], str)
     # What Argo CD renders from it (the real kustomize, objects validated strictly) runs exactly that build.
     assert w.built_image() == f"{w.image}:{out.results['version']}@{digest}"
+    # Every step ran its own script with its image's tools, except the two remote catalog tasks, whose binaries
+    # cannot run here (git-init: not servable by the Go proxy; the kaniko executor: needs a container runtime).
+    stood_in = {(s.task, s.note.split(" (", 1)[0]) for s in out.logs if "stand-in" in s.note}
+    assert stood_in == {("clone-source", "stand-in for the remote task git-clone"),
+                        ("clone-config", "stand-in for the remote task git-clone"),
+                        ("build-and-push", "stand-in for the remote task kaniko")}, stood_in
+    assert all(s.returncode == 0 for s in out.logs), out.text
     message = w.server.log("org/gitops-config.git", fmt="%B", ref="main").split("\n")
     assert f"Image: {w.image}:{out.results['version']}@{digest}" in message
     assert any(line.startswith("Source-Commit: ") for line in message)
