@@ -20,6 +20,12 @@ class Tool:
     # False: a tool the harness would run when the proxy serves it; the command reports go's answer when it
     # does not, and the harness keeps its stand-in (tests/harness/stand_ins.py says what that covers).
     required: bool = True
+    # A wrapper module under tools/gomod/<module> (go.mod + go.sum committed) when `go install pkg@version` cannot
+    # build the tool: its go.mod has replace directives (etcd's server, k8s.io/kubernetes' staging modules).
+    module: str = ""
+    # "tools": built by the test command; "cluster": the simulated cluster (issue 19), built on request
+    # (`python -m tools.toolchain --group cluster`) until the cluster test uses it.
+    group: str = "tools"
 
 
 class Pins:
@@ -41,7 +47,21 @@ class Pins:
     # resolves (`go install` answers "found, but does not contain package"). Tried on every run and reported.
     # renovate: datasource=go depName=github.com/tektoncd-catalog/git-clone
     git_init: str = "v1.7.0"
+    # The simulated cluster. etcd 3.6 (Kubernetes 1.35 supports 3.5.x and 3.6.x; Debian's is older).
+    # renovate: datasource=go depName=go.etcd.io/etcd/server/v3
+    etcd: str = "v3.6.16"
+    # The control plane at the pinned kind node image's Kubernetes (components/versions.py kind_node_image,
+    # v1.35.x): k8s.io/kubernetes in tools/gomod/kube, its staging modules replaced with v0.35.5.
+    # renovate: datasource=go depName=k8s.io/kubernetes
+    kubernetes: str = "v1.35.5"
 
+
+# What the Kubernetes release build stamps (hack/lib/version.sh), so the API server reports its real version
+# (Helm's kubeVersion checks and the provider read /version).
+KUBE_LDFLAGS = " ".join(
+    f"-X {pkg}.gitVersion={{version}} -X {pkg}.gitMajor={{major}} -X {pkg}.gitMinor={{minor}} "
+    f"-X {pkg}.gitTreeState=clean -X {pkg}.buildDate=1970-01-01T00:00:00Z"
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"))
 
 TOOLS = (
     Tool("kustomize", "sigs.k8s.io/kustomize/kustomize/v5", Pins.kustomize,
@@ -54,4 +74,9 @@ TOOLS = (
          ldflags="-X helm.sh/helm/v3/internal/version.version={version}", version_args=("version", "--short")),
     Tool("git-init", "github.com/tektoncd-catalog/git-clone/git-init", Pins.git_init,
          "the tektoncd-catalog/git-clone v1.7.0 task's image (image/git-init)", required=False),
+    Tool("etcd", "go.etcd.io/etcd/server/v3", Pins.etcd, "the simulated cluster's store", module="etcd",
+         version_args=("--version",), group="cluster"),
+    *(Tool(name, f"k8s.io/kubernetes/cmd/{name}", Pins.kubernetes, "the simulated cluster's control plane",
+           module="kube", ldflags=KUBE_LDFLAGS, group="cluster", version_args=("--version",))
+      for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")),
 )

@@ -20,12 +20,17 @@ def test_the_update_bot_reads_every_toolchain_pin():
     pattern = re.compile(manager["matchStrings"][0].replace("(?<", "(?P<"))
     text = (ROOT / "components" / "toolchain.py").read_text()
     found = {re.search(r"\n\s+(\w+): str =", m.group(0)).group(1): m.group("currentValue") for m in pattern.finditer(text)}
-    assert found == {t.name.replace("-", "_"): t.version for t in TOOLS}
-    assert {t.name: t.version for t in TOOLS} == {"kustomize": Pins.kustomize, "yq": Pins.yq, "helm": Pins.helm,
-                                                  "git-init": Pins.git_init}
+    pins = {k: v for k, v in vars(Pins).items() if not k.startswith("_")}
+    assert found == pins                      # every pin has its renovate comment
+    assert {t.version for t in TOOLS} == set(pins.values())
+    assert {t.name: t.version for t in TOOLS if t.group == "tools"} == {
+        "kustomize": Pins.kustomize, "yq": Pins.yq, "helm": Pins.helm, "git-init": Pins.git_init}
+    assert {t.name: t.version for t in TOOLS if t.group == "cluster"} == {
+        "etcd": Pins.etcd, "kube-apiserver": Pins.kubernetes, "kube-controller-manager": Pins.kubernetes,
+        "kube-scheduler": Pins.kubernetes}
 
 
-@pytest.mark.parametrize("name", [t.name for t in TOOLS if t.required])
+@pytest.mark.parametrize("name", [t.name for t in TOOLS if t.required and t.group == "tools"])
 def test_each_built_tool_reports_its_pinned_version(name, request):
     from tests.conftest import toolchain_binary
     tool = next(t for t in TOOLS if t.name == name)
@@ -54,3 +59,27 @@ def test_git_init_is_tried_and_reported_with_the_proxys_answer(capsys):
     report = json.loads(capsys.readouterr().out)["git-init"]
     # If the proxy ever serves it, this fails: then run the harness's clone with it instead of the stand-in.
     assert report["path"] is None and "does not contain package" in report["error"], report
+
+
+def test_the_cluster_tools_report_their_versions_where_built():
+    """The simulated cluster's binaries (built by `--group cluster`) report the pinned versions, the API server
+    its real gitVersion from the release ldflags."""
+    from tools.toolchain import locate
+    for tool in [t for t in TOOLS if t.group == "cluster"]:
+        path = locate(tool.name)
+        if path is None:
+            continue
+        done = subprocess.run([str(path), *tool.version_args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert tool.version.lstrip("v") in done.stdout, (tool.name, done.stdout)
+        if tool.name == "kube-apiserver":
+            assert done.stdout.strip() == f"Kubernetes {tool.version}"
+
+
+def test_wrapper_modules_are_committed_with_their_sums():
+    from tools.toolchain import GOMOD
+    for module in {t.module for t in TOOLS if t.module}:
+        text = (GOMOD / module / "go.mod").read_text()
+        assert (GOMOD / module / "go.sum").stat().st_size > 1000
+        tool = next(t for t in TOOLS if t.module == module)
+        assert f"{tool.package.split('/cmd/')[0] if '/cmd/' in tool.package else tool.package} {tool.version}" in text

@@ -3,6 +3,7 @@ and print where they are.
 
     python -m tools.toolchain                 # build what is missing, print "<name> <version> <path>"
     python -m tools.toolchain --only kustomize
+    python -m tools.toolchain --group cluster   # etcd and the control plane (tools/gomod wrapper modules)
     python -m tools.toolchain --json
 
 The cache is ~/.cache/gitops-platform/toolchain (GITOPS_TOOLCHAIN_CACHE overrides it); Go's module and build
@@ -22,6 +23,9 @@ import time
 from pathlib import Path
 
 from components.toolchain import TOOLS, Tool
+
+
+GOMOD = Path(__file__).resolve().parent / "gomod"
 
 
 def cache_root() -> Path:
@@ -54,14 +58,22 @@ def build(tool: Tool, root: Path | None = None) -> tuple[Path, float]:
         raise BuildError("go is not on PATH: the toolchain is built from Go modules (Go 1.26)")
     target.parent.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    major, minor = tool.version.lstrip("v").split(".")[:2]
+    ldflags = ["-ldflags", "-s -w " + tool.ldflags.format(version=tool.version, major=major, minor=minor)]
     with tempfile.TemporaryDirectory(dir=target.parent.parent) as tmp:
-        args = [go, "install", "-trimpath"]
-        if tool.ldflags:
-            args += ["-ldflags", "-s -w " + tool.ldflags.format(version=tool.version)]
-        done = subprocess.run([*args, f"{tool.package}@{tool.version}"], env={**go_env(root), "GOBIN": tmp},
-                              capture_output=True, text=True, timeout=3600)
+        if tool.module:
+            # A wrapper module: its go.sum pins every dependency; -mod=readonly refuses any drift.
+            module = GOMOD / tool.module
+            what = f"go build {tool.package} in tools/gomod/{tool.module}"
+            done = subprocess.run([go, "build", "-trimpath", "-mod=readonly", *ldflags, "-o",
+                                   str(Path(tmp) / tool.name), tool.package], cwd=module, env=go_env(root),
+                                  capture_output=True, text=True, timeout=5400)
+        else:
+            what = f"go install {tool.package}@{tool.version}"
+            done = subprocess.run([go, "install", "-trimpath", *ldflags, f"{tool.package}@{tool.version}"],
+                                  env={**go_env(root), "GOBIN": tmp}, capture_output=True, text=True, timeout=3600)
         if done.returncode != 0:
-            raise BuildError(f"go install {tool.package}@{tool.version} failed:\n{done.stderr[-3000:]}")
+            raise BuildError(f"{what} failed:\n{done.stderr[-3000:]}")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(Path(tmp) / tool.name, target)   # atomic: a half-built binary is never in the cache
     return target, time.monotonic() - started
@@ -77,9 +89,12 @@ def locate(name: str) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated tool names")
+    parser.add_argument("--group", default="tools", choices=("tools", "cluster", "all"),
+                        help="tools (default: what the tests run), cluster (the simulated cluster), all")
     parser.add_argument("--json", action="store_true", help="print {name: {version, path, built_seconds}}")
     args = parser.parse_args(argv)
-    chosen = [t for t in TOOLS if not args.only or t.name in args.only.split(",")]
+    chosen = [t for t in TOOLS if t.name in args.only.split(",")] if args.only else \
+        [t for t in TOOLS if args.group in ("all", t.group)]
     report, failed = {}, []
     for tool in chosen:
         try:
