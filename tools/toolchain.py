@@ -24,7 +24,6 @@ from pathlib import Path
 
 from components.toolchain import TOOLS, Tool
 
-
 GOMOD = Path(__file__).resolve().parent / "gomod"
 
 
