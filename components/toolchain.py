@@ -79,4 +79,7 @@ TOOLS = (
     *(Tool(name, f"k8s.io/kubernetes/cmd/{name}", Pins.kubernetes, "the simulated cluster's control plane",
            module="kube", ldflags=KUBE_LDFLAGS, group="cluster", version_args=("--version",))
       for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")),
+    Tool("kubectl", "k8s.io/kubernetes/cmd/kubectl", Pins.kubernetes,
+         "the client the cluster test applies and asks `auth can-i` with (the server's own minor)",
+         module="kube", ldflags=KUBE_LDFLAGS, group="cluster", version_args=("version", "--client")),
 )
