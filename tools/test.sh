@@ -14,6 +14,7 @@ if [ "${FRESH:-0}" = 1 ] || [ ! -x venv/bin/python ] || ! cmp -s requirements-de
   cp requirements.txt venv/.requirements.txt
 fi
 venv/bin/python -m ruff check .
-# The pinned tools the tests run for real (kustomize, yq, helm), built from Go modules and cached by version.
-if command -v go >/dev/null; then venv/bin/python -m tools.toolchain; fi
+# The pinned tools the tests run for real (kustomize, yq, helm; etcd, kube-apiserver, kube-controller-manager,
+# kubectl for tests/cluster), built from Go modules and cached by version.
+if command -v go >/dev/null; then venv/bin/python -m tools.toolchain --group all; fi
 venv/bin/python -m pytest "$@"
