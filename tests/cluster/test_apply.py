@@ -19,6 +19,7 @@ import time
 from collections import Counter
 
 import pytest
+
 from tests.conftest import BASE_CONFIG, STACKS
 from tests.test_expanded import expanded
 from tools.render import to_yaml
