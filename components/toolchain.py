@@ -54,6 +54,10 @@ class Pins:
     # v1.35.x): k8s.io/kubernetes in tools/gomod/kube, its staging modules replaced with v0.35.5.
     # renovate: datasource=go depName=k8s.io/kubernetes
     kubernetes: str = "v1.35.5"
+    # kwok, which makes the simulated cluster's nodes and pods look Ready (its Stages); v0.8.0 is built against
+    # client-go v0.36.1 and installs with `go install`.
+    # renovate: datasource=go depName=sigs.k8s.io/kwok
+    kwok: str = "v0.8.0"
 
 
 # What the Kubernetes release build stamps (hack/lib/version.sh), so the API server reports its real version
@@ -79,6 +83,8 @@ TOOLS = (
     *(Tool(name, f"k8s.io/kubernetes/cmd/{name}", Pins.kubernetes, "the simulated cluster's control plane",
            module="kube", ldflags=KUBE_LDFLAGS, group="cluster", version_args=("--version",))
       for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")),
+    Tool("kwok", "sigs.k8s.io/kwok/cmd/kwok", Pins.kwok, "the simulated cluster's nodes and pods (issue 19)",
+         group="cluster", version_args=("--version",)),
     Tool("kubectl", "k8s.io/kubernetes/cmd/kubectl", Pins.kubernetes,
          "the client the cluster test applies and asks `auth can-i` with (the server's own minor)",
          module="kube", ldflags=KUBE_LDFLAGS, group="cluster", version_args=("version", "--client")),

@@ -27,7 +27,7 @@ def test_the_update_bot_reads_every_toolchain_pin():
         "kustomize": Pins.kustomize, "yq": Pins.yq, "helm": Pins.helm, "git-init": Pins.git_init}
     assert {t.name: t.version for t in TOOLS if t.group == "cluster"} == {
         "etcd": Pins.etcd, "kube-apiserver": Pins.kubernetes, "kube-controller-manager": Pins.kubernetes,
-        "kube-scheduler": Pins.kubernetes, "kubectl": Pins.kubernetes}
+        "kube-scheduler": Pins.kubernetes, "kubectl": Pins.kubernetes, "kwok": Pins.kwok}
 
 
 @pytest.mark.parametrize("name", [t.name for t in TOOLS if t.required and t.group == "tools"])
