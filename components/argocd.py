@@ -202,7 +202,7 @@ class ArgoCD(pulumi.ComponentResource):
             name=RELEASE,
             chart=versions.argocd_chart,
             version=versions.argocd_chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.argocd_chart_repo),
+            repository_opts=versions.repository_opts(versions.argocd_chart_repo),
             namespace=self.namespace_resource.metadata.name,
             values=chart_values(args, self.url, self.webhook_secret),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.namespace_resource])))

@@ -233,7 +233,7 @@ class Flagger(pulumi.ComponentResource):
             f"{name}-release",
             timeout=HELM_TIMEOUT,
             name=RELEASE, namespace=NAMESPACE, chart=versions.flagger_chart, version=versions.flagger_chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.flagger_chart_repo),
+            repository_opts=versions.repository_opts(versions.flagger_chart_repo),
             values=chart_values(cfg), skip_crds=True,
             opts=in_namespace)
         installs: list[pulumi.Resource] = [self.release, *([args.gateway] if args.gateway else [])]
@@ -244,7 +244,7 @@ class Flagger(pulumi.ComponentResource):
                 timeout=HELM_TIMEOUT,
                 name=LOADTESTER, namespace=NAMESPACE, chart=versions.loadtester_chart,
                 version=versions.loadtester_chart_version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.flagger_chart_repo),
+                repository_opts=versions.repository_opts(versions.flagger_chart_repo),
                 values=loadtester_values(versions),
                 opts=in_namespace)
             installs.append(self.loadtester)

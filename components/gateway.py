@@ -299,7 +299,7 @@ class PlatformGateway(pulumi.ComponentResource):
                                                              versions.envoy_gateway_crds_chart)
             self.crds = k8s.helm.v4.Chart(
                 f"{name}-crds", chart=crds_chart, version=versions.envoy_gateway_chart_version,
-                repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=crds_repo) if crds_repo else None,
+                repository_opts=versions.repository_opts(crds_repo, k8s.helm.v4),
                 namespace=CONTROLLER_NAMESPACE, values=crds_values(cfg),
                 opts=pulumi.ResourceOptions.merge(after(controller_namespace), protect))
             chart, repo = versions.chart_reference(versions.envoy_gateway_chart_repo, versions.envoy_gateway_chart)
@@ -307,7 +307,7 @@ class PlatformGateway(pulumi.ComponentResource):
                 f"{name}-release", name=RELEASE, namespace=CONTROLLER_NAMESPACE, chart=chart,
                 timeout=HELM_TIMEOUT,
                 version=versions.envoy_gateway_chart_version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
+                repository_opts=versions.repository_opts(repo),
                 values=controller_values(versions), skip_crds=True, opts=after(controller_namespace, self.crds))
             gateway_class_resource = custom_resource(f"{name}-class", gateway_class(), after(self.crds, self.release))
             envoy = custom_resource(f"{name}-envoy-proxy", envoy_proxy(cfg, args.node_port, args.https_node_port),
@@ -325,7 +325,7 @@ class PlatformGateway(pulumi.ComponentResource):
                 f"{name}-cert-manager", name="cert-manager", namespace=CERT_MANAGER_NAMESPACE,
                 timeout=HELM_TIMEOUT,
                 chart=versions.cert_manager_chart, version=versions.cert_manager_chart_version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.cert_manager_chart_repo),
+                repository_opts=versions.repository_opts(versions.cert_manager_chart_repo),
                 values=cert_manager_values(versions), skip_crds=True,
                 opts=after(cm_namespace, *([self.crds] if self.crds else [])))
             issuer = custom_resource(f"{name}-issuer", cluster_issuer(cfg), after(self.cert_manager))

@@ -6,6 +6,7 @@ the newest upstream releases whose API versions the platform emits.
 """
 from __future__ import annotations
 
+import os
 import re
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -70,6 +71,37 @@ def url_is_pinned(url: str) -> bool:
     if any(p in FLOATING_TAGS for p in parts):
         return False
     return any(p[:1] == "v" and p[1:2].isdigit() for p in parts) or any(p[:1].isdigit() for p in parts)
+
+
+class Mirror(BaseModel):
+    """Everything the platform fetches at install time from one mirror the user controls (air-gapped installs,
+    README): `<url>/charts/` a classic Helm chart repository (index.yaml) holding every chart, Envoy Gateway's
+    two included; `<url>/releases/tekton/<project>/previous/<version>/<file>` and
+    `<url>/releases/flux/<controller>/releases/download/<version>/<file>`, the upstream release paths
+    (../shared/mirror has exactly this layout). `caFile`: the CA bundle (PEM, a path on the machine that runs
+    `pulumi up`) the provider's Helm client trusts for the chart fetches."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              alias_generator=lambda s: s.split("_")[0] + "".join(w.title() for w in s.split("_")[1:]))
+
+    url: str
+    ca_file: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        check_url(value, "", ("https",))
+        return value.rstrip("/")
+
+    @field_validator("ca_file")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(not ch.isprintable() for ch in value)):
+            raise ValueError(f"{value!r} is not a file path")
+        return value
+
+
+CHART_REPOS = ("argocd_chart_repo", "flagger_chart_repo", "envoy_gateway_chart_repo", "cert_manager_chart_repo")
 
 
 class Versions(BaseModel):
@@ -230,10 +262,15 @@ class Versions(BaseModel):
     kind_node_image: str = ("kindest/node:v1.35.5"
                             "@sha256:ce977ae6d65918d0b58a5f8b5e940429c2ce42fa3a5619ec2bbc60b949c0ac95")
 
+    # Everything from one mirror (class Mirror): the chart repositories and release bases not set one by one.
+    mirror: Mirror | None = None
+
     @field_validator("*", mode="before")
     @classmethod
     def _exact(cls, value, info):
         name = info.field_name
+        if name == "mirror":
+            return value
         if not isinstance(value, str):
             # YAML reads 1.35 or 10.1 as numbers; a version must be written as the string it is.
             raise ValueError(f"must be a string (quote it), got {type(value).__name__} {value!r}")
@@ -274,6 +311,28 @@ class Versions(BaseModel):
             if not url_is_pinned(value + "/v0") or any(p.lower() in FLOATING_TAGS for p in value.split("/")):
                 raise ValueError(f"{value!r} follows a floating name (latest, stable, main...)")
         return value
+
+    @model_validator(mode="after")
+    def _from_the_mirror(self):
+        if self.mirror is not None:
+            derived = {**{repo: f"{self.mirror.url}/charts" for repo in CHART_REPOS},
+                       "tekton_release_base": f"{self.mirror.url}/releases/tekton",
+                       "flux_release_base": f"{self.mirror.url}/releases/flux"}
+            for field, value in derived.items():
+                if field not in self.model_fields_set:   # a setting of its own wins over the mirror
+                    object.__setattr__(self, field, value)
+        return self
+
+    def repository_opts(self, repo: str | None, helm=None):
+        """The Helm release's repository options for a classic repository (None for an OCI reference), with the
+        mirror's CA bundle (pulumi-kubernetes RepositoryOpts.caFile). `helm`: k8s.helm.v3 (default) or v4."""
+        if repo is None:
+            return None
+        if helm is None:
+            import pulumi_kubernetes as k8s
+            helm = k8s.helm.v3
+        ca = self.mirror.ca_file if self.mirror is not None else None
+        return helm.RepositoryOptsArgs(repo=repo, ca_file=os.path.expanduser(ca) if ca else None)
 
     @model_validator(mode="after")
     def _argocd_image_matches_its_version(self):
