@@ -26,6 +26,9 @@ class Tool:
     # "tools": built by the test command; "cluster": the simulated cluster (issue 19), built on request
     # (`python -m tools.toolchain --group cluster`) until the cluster test uses it.
     group: str = "tools"
+    # Files copied out of a dependency's module directory (as go.sum pins it) into the wrapper before the build:
+    # (module path, file in that module, destination in the wrapper), for a main that embeds generated files.
+    embeds: tuple[tuple[str, str, str], ...] = ()
 
 
 class Pins:
@@ -58,6 +61,18 @@ class Pins:
     # client-go v0.36.1 and installs with `go install`.
     # renovate: datasource=go depName=sigs.k8s.io/kwok
     kwok: str = "v0.8.0"
+    # The Pulumi CLI (engine) for the real `pulumi up`: the nearest version the Go proxy serves at or above the
+    # pinned Python SDK (pulumi==3.272.0, requirements.txt): github.com/pulumi/pulumi/pkg/v3 v3.272.0 and
+    # v3.273.0 are refused ("not available"), v3.274.0 is served. Built in tools/gomod/pulumi.
+    # renovate: datasource=go depName=github.com/pulumi/pulumi/pkg/v3
+    pulumi: str = "v3.274.0"
+    # The pulumi-kubernetes provider. The pinned Python SDK is pulumi-kubernetes==4.34.2; the only version of
+    # github.com/pulumi/pulumi-kubernetes/provider/v4 the Go proxy serves is v4.0.0-20260115033456-f47bc2d6f199,
+    # which is exactly the commit of tag v4.25.0 (the proxy refuses v4.25.0 ... v4.34.2 by tag: the module's
+    # tags are not semver for a v4 subdirectory module). It runs as an ambient plugin (on PATH), so the engine
+    # uses it for the SDK's 4.34.2 requests; every figure is labelled "provider 4.25.0". tools/gomod/pulumi-kubernetes.
+    # renovate: datasource=go depName=github.com/pulumi/pulumi-kubernetes/provider/v4
+    pulumi_kubernetes: str = "v4.25.0"
 
 
 # What the Kubernetes release build stamps (hack/lib/version.sh), so the API server reports its real version
@@ -85,6 +100,18 @@ TOOLS = (
       for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")),
     Tool("kwok", "sigs.k8s.io/kwok/cmd/kwok", Pins.kwok, "the simulated cluster's nodes and pods (issue 19)",
          group="cluster", version_args=("--version",)),
+    Tool("pulumi", "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi", Pins.pulumi,
+         "the Pulumi engine `pulumi up` runs (nearest served at or above the pinned SDK 3.272.0)",
+         module="pulumi", group="cluster",
+         # pulumi/pulumi@v3.274.0:scripts/build.sh stamps the version (what `pulumi version` prints).
+         ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version={version}"),
+    Tool("pulumi-resource-kubernetes", "./cmd/pulumi-resource-kubernetes", Pins.pulumi_kubernetes,
+         "the Kubernetes provider `pulumi up` applies with (4.25.0: the only one served; the SDK is 4.34.2)",
+         module="pulumi-kubernetes", group="cluster", version_args=(),  # it has no version flag
+         # pulumi/pulumi-kubernetes@v4.25.0:Makefile: -X .../provider/v4/pkg/version.Version=$(VERSION_GENERIC)
+         ldflags="-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version={bare}",
+         embeds=tuple(("github.com/pulumi/pulumi-kubernetes/provider/v4", f"cmd/pulumi-resource-kubernetes/{f}.json",
+                       f"cmd/pulumi-resource-kubernetes/{f}-embed.json") for f in ("schema", "terraform-mapping"))),
     Tool("kubectl", "k8s.io/kubernetes/cmd/kubectl", Pins.kubernetes,
          "the client the cluster test applies and asks `auth can-i` with (the server's own minor)",
          module="kube", ldflags=KUBE_LDFLAGS, group="cluster", version_args=("version", "--client")),

@@ -58,11 +58,23 @@ def build(tool: Tool, root: Path | None = None) -> tuple[Path, float]:
     target.parent.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     major, minor = tool.version.lstrip("v").split(".")[:2]
-    ldflags = ["-ldflags", "-s -w " + tool.ldflags.format(version=tool.version, major=major, minor=minor)]
+    ldflags = ["-ldflags", "-s -w " + tool.ldflags.format(
+        version=tool.version, bare=tool.version.lstrip("v"), major=major, minor=minor)]
     with tempfile.TemporaryDirectory(dir=target.parent.parent) as tmp:
         if tool.module:
             # A wrapper module: its go.sum pins every dependency; -mod=readonly refuses any drift.
             module = GOMOD / tool.module
+            for dependency, source, destination in tool.embeds:
+                found = subprocess.run([go, "list", "-mod=readonly", "-m", "-f", "{{.Dir}}", dependency], cwd=module,
+                                       env=go_env(root), capture_output=True, text=True, timeout=600)
+                if found.returncode != 0 or not found.stdout.strip():
+                    subprocess.run([go, "mod", "download", dependency], cwd=module, env=go_env(root),
+                                   capture_output=True, timeout=1800)
+                    found = subprocess.run([go, "list", "-mod=readonly", "-m", "-f", "{{.Dir}}", dependency],
+                                           cwd=module, env=go_env(root), capture_output=True, text=True, timeout=600)
+                if found.returncode != 0 or not found.stdout.strip():
+                    raise BuildError(f"go list -m {dependency} in tools/gomod/{tool.module}: {found.stderr[-2000:]}")
+                shutil.copyfile(Path(found.stdout.strip()) / source, module / destination)
             what = f"go build {tool.package} in tools/gomod/{tool.module}"
             done = subprocess.run([go, "build", "-trimpath", "-mod=readonly", *ldflags, "-o",
                                    str(Path(tmp) / tool.name), tool.package], cwd=module, env=go_env(root),
