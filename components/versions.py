@@ -332,6 +332,12 @@ class Versions(BaseModel):
             import pulumi_kubernetes as k8s
             helm = k8s.helm.v3
         ca = self.mirror.ca_file if self.mirror is not None else None
+        if ca and helm.__name__.endswith(".v4"):
+            import pulumi
+            # helm.sh/v4 Chart takes the CA as an asset (the provider's schema: caFile is
+            # pulumi.json#/Asset), helm.sh/v3 Release as a path: found by the real provider
+            # ("cannot unmarshal into non-empty interface type pulumi.AssetOrArchive").
+            return helm.RepositoryOptsArgs(repo=repo, ca_file=pulumi.FileAsset(os.path.expanduser(ca)))
         return helm.RepositoryOptsArgs(repo=repo, ca_file=os.path.expanduser(ca) if ca else None)
 
     @model_validator(mode="after")

@@ -666,3 +666,23 @@ def test_flagger_writes_secrets_cluster_wide_and_is_allowed_by_the_documented_de
     [(policy, message)] = _violations(service.AnalyzeStack(request, None).diagnostics)
     assert policy == "no-cluster-wide-secret-writes"
     assert "the flagger chart binds a ClusterRole that can write Secrets in every namespace" in message
+
+
+def test_the_pack_as_a_binary_analyzer_announces_its_port_on_a_pipe():
+    """`pulumi preview --policy-pack policy/pulumi-analyzer-policy` (the cluster test's way, without
+    pulumi-language-python): the CLI reads the Analyzer's port from the pack's stdout, a pipe. pulumi_policy
+    writes it without a flush, so without `python -u` the CLI waits forever (found by the real engine)."""
+    import select
+    import subprocess
+    import sys
+    from pathlib import Path
+    wrapper = Path(__file__).resolve().parent.parent / "policy" / "pulumi-analyzer-policy"
+    process = subprocess.Popen([str(wrapper), "127.0.0.1:1"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               env={"PATH": "/usr/bin:/bin", "PULUMI_POLICY_PYTHON": sys.executable})
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        assert ready, "the pack printed no port within 60 s"
+        assert process.stdout.readline().strip().isdigit()
+    finally:
+        process.kill()
+        process.wait()

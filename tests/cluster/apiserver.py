@@ -68,13 +68,39 @@ def make_certs(pki: Path) -> None:
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
 
 
+# The one simulated node (kwok manages nodes labelled type=kwok): big enough for every platform pod.
+NODE = {"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "kwok-node-0", "labels": {"type": "kwok", "kubernetes.io/os": "linux",
+                                                       "kubernetes.io/arch": "amd64", "kubernetes.io/hostname":
+                                                           "kwok-node-0"},
+                     "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"}},
+        "spec": {},
+        "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+                   "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"}}}
+
+
+def kwok_stages() -> list[Path]:
+    """kwok's own Stage files from the module the toolchain built it from (the Go module cache)."""
+    from components.toolchain import Pins
+    from tools.toolchain import cache_root, go_env
+    root = Path(go_env(cache_root())["GOMODCACHE"]) / f"sigs.k8s.io/kwok@{Pins.kwok}/kustomize/stage"
+    files = [f for d in ("node/fast", "node/heartbeat", "pod/fast") for f in sorted((root / d).glob("*.yaml"))
+             if f.name != "kustomization.yaml"]
+    if not files:
+        raise StartError(f"kwok's Stage files are not in {root}: build kwok with python -m tools.toolchain")
+    return files
+
+
 class ControlPlane:
     """etcd + kube-apiserver. `kubeconfig`, `kubectl(...)`, `audit()`, `close()`."""
 
     def __init__(self, etcd: str, apiserver: str, kubectl: str, controller_manager: str | None = None,
-                 controllers: str = "clusterrole-aggregation", timeout: float = 90.0):
+                 controllers: str = "clusterrole-aggregation", timeout: float = 90.0,
+                 scheduler: str | None = None, kwok: str | None = None, kwok_stages: list[Path] | None = None,
+                 webhooks: bool = True):
         self.controller_manager = controller_manager
         self.controllers = controllers
+        self.scheduler, self.kwok, self.kwok_stages, self.webhooks = scheduler, kwok, kwok_stages or [], webhooks
         self.root = Path(tempfile.mkdtemp(prefix="gitops-apiserver-"))
         self.kubectl_bin = kubectl
         self.processes: list[tuple[str, subprocess.Popen, Path]] = []
@@ -128,7 +154,12 @@ class ControlPlane:
             "--service-account-signing-key-file", str(pki / "sa.key"),
             "--service-cluster-ip-range", "10.96.0.0/16", "--allow-privileged",
             "--audit-policy-file", str(self.root / "audit-policy.yaml"), "--audit-log-path", str(self.audit_log),
-            "--audit-log-format", "json", "--audit-log-mode", "blocking", "--v", "1"])
+            "--audit-log-format", "json", "--audit-log-mode", "blocking", "--v", "1",
+            # Third-party admission webhooks have no process behind them here: with webhooks=False the
+            # fixture (never the program) turns webhook admission off, so their configurations are created
+            # like any object but never called. Which ones that leaves untested: tests/cluster/README.md.
+            *([] if self.webhooks else
+              ["--disable-admission-plugins", "MutatingAdmissionWebhook,ValidatingAdmissionWebhook"])])
         self.server = f"https://127.0.0.1:{secure}"
         context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
         context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
@@ -153,9 +184,30 @@ class ControlPlane:
             self._spawn("kube-controller-manager", [
                 self.controller_manager, "--kubeconfig", str(self.kubeconfig), "--controllers", self.controllers,
                 "--leader-elect=false", "--secure-port", "0", "--use-service-account-credentials=false",
+                "--service-account-private-key-file", str(pki / "sa.key"), "--root-ca-file", str(pki / "ca.crt"),
                 "--v", "1"])
             self._wait("kube-controller-manager", lambda: json.loads(self.kubectl(
                 "get", "clusterrole", "admin", "-o", "json").stdout).get("rules"), timeout)
+        if self.scheduler:
+            self._spawn("kube-scheduler", [self.scheduler, "--kubeconfig", str(self.kubeconfig),
+                                           "--authentication-kubeconfig", str(self.kubeconfig),
+                                           "--authorization-kubeconfig", str(self.kubeconfig),
+                                           "--leader-elect=false", "--secure-port", "0", "--v", "1"])
+        if self.kwok:
+            # kwok plays the kubelet for the nodes it manages: its Stages (the upstream node-fast, heartbeat and
+            # pod-fast sets, sigs.k8s.io/kwok@v0.8.0:kustomize/stage) make the node Ready, every pod scheduled
+            # on it Running and Ready, and pods owned by a Job Succeeded, so Deployments become Available,
+            # StatefulSets Ready and Jobs Complete. No container runs.
+            config = self.root / "kwok.yaml"
+            config.write_text("\n---\n".join(p.read_text() for p in self.kwok_stages))
+            self._spawn("kwok", [self.kwok, "--kubeconfig", str(self.kubeconfig), "--config", str(config),
+                                 "--manage-nodes-with-label-selector", "type=kwok", "--cidr", "10.244.0.0/16",
+                                 "--node-ip", "10.0.0.2", "--server-address", ""])
+            self.kubectl("apply", "-f", "-", input=json.dumps(NODE))
+            self._wait("kwok", lambda: json.loads(self.kubectl("get", "node", NODE["metadata"]["name"], "-o",
+                                                               "json").stdout)["status"]["conditions"] and any(
+                c["type"] == "Ready" and c["status"] == "True" for c in json.loads(self.kubectl(
+                    "get", "node", NODE["metadata"]["name"], "-o", "json").stdout)["status"]["conditions"]), timeout)
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 300) -> subprocess.CompletedProcess:

@@ -138,6 +138,11 @@ def test_node_ports_are_allocated_as_rendered(installed):
 
 def test_the_real_authorizer_agrees_with_the_docs(installed):
     name, objects, _, plane = installed
+    check_authorizer(plane, objects)
+
+
+def check_authorizer(plane, objects: list[dict]) -> None:
+    """What each platform ServiceAccount may do, asked of the real API server's RBAC authorizer."""
     controller = "argocd:argocd-application-controller"
     assert can_i(plane, "list", "secrets", controller) and can_i(plane, "watch", "deployments.apps", controller)
     assert not can_i(plane, "get", "nodes/proxy", controller)            # docs/argocd.md: no cluster-wide get
