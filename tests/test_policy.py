@@ -686,3 +686,14 @@ def test_the_pack_as_a_binary_analyzer_announces_its_port_on_a_pipe():
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_v4_chart_as_the_real_engine_registers_it_is_not_a_violation():
+    """Under the real engine the analyzer sees the provider's own registration of a helm.sh/v4 Chart (a remote
+    component), without its inputs: the real `pulumi preview --policy-pack` failed every stack with the Gateway
+    on ("chart None has no version"). A Chart that does carry a chart without a version is still refused."""
+    assert analyze("kubernetes:helm.sh/v4:Chart", "gitops-gateway-crds", {}) == []
+    assert analyze("kubernetes:helm.sh/v4:Chart", "crds", {"chart": "oci://docker.io/envoyproxy/gateway-crds-helm"}) \
+        == [("releases-pinned", 'kubernetes:helm.sh/v4:Chart "crds": chart '
+             "'oci://docker.io/envoyproxy/gateway-crds-helm' has no version, so Helm installs whatever is newest. "
+             "Fix: set an exact chart version such as '1.2.3' (pins live in components/versions.py).")]
