@@ -83,6 +83,7 @@ class Engine:
             "PULUMI_SKIP_CONFIRMATIONS": "true", "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
             **(extra_env or {})}
         self.timings: dict[str, float] = {}
+        self.windows: dict[str, tuple[float, float]] = {}   # step -> (start, end), epoch seconds
 
     def run(self, *args: str, program: bool = False, check: bool = True, timeout: float = 1800,
             step: str | None = None) -> subprocess.CompletedProcess:
@@ -97,7 +98,7 @@ class Engine:
             address = host.stdout.readline().strip()
             assert address.startswith("127.0.0.1:"), f"the language host did not start: {address!r}"
             command.append(f"--client={address}")
-        started = time.monotonic()
+        started, wall = time.monotonic(), time.time()
         try:
             done = subprocess.run(command, cwd=self.project, env=self.env, capture_output=True, text=True,
                                   timeout=timeout)
@@ -110,6 +111,7 @@ class Engine:
                     host.kill()
         if step:
             self.timings[step] = round(time.monotonic() - started, 1)
+            self.windows[step] = (wall, time.time())
         if check and done.returncode != 0:
             raise AssertionError(f"pulumi {' '.join(args)} exited {done.returncode}:\n"
                                  f"{done.stdout[-8000:]}\n{done.stderr[-4000:]}")

@@ -23,6 +23,7 @@ import os
 import sys
 import threading
 from collections import Counter
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -219,7 +220,8 @@ def test_pulumi_up_lifecycle(tools):
 
         # 7. destroy: nothing the program created is left but the CRDs Helm keeps
         engine.run("destroy", "--yes", "--skip-preview", program=True, step="destroy", timeout=1200)
-        left = in_cluster(plane, expected_objects(after_docs))
+        wanted = expected_objects(after_docs)
+        left = in_cluster(plane, wanted) & {identity(d) for d in wanted}
         kept = {i for i in left if i[1] == "CustomResourceDefinition"}
         report["kept_crds"] = sorted(i[3] for i in kept)
         assert left - kept == set(), f"left after destroy: {sorted(left - kept)[:40]}"
@@ -227,12 +229,18 @@ def test_pulumi_up_lifecycle(tools):
         stop.set()
         report["steps"] = engine.timings
         audit = plane.audit()
+        def at(event: dict) -> float:
+            return datetime.fromisoformat(event["requestReceivedTimestamp"].replace("Z", "+00:00")).timestamp()
+        report["requests_per_step"] = {step: sum(1 for e in audit if "requestReceivedTimestamp" in e
+                                                 and start <= at(e) <= end
+                                                 and e.get("user", {}).get("username") == "gitops-test-admin")
+                                       for step, (start, end) in engine.windows.items()}
         report["requests"] = {"total": len(audit), "by_verb": dict(Counter(e.get("verb") for e in audit)),
                               "by_user": dict(Counter(e.get("user", {}).get("username") for e in audit).most_common(8))}
         report["mirror_requests"] = len(mirror.requests)
         REPORT.parent.mkdir(parents=True, exist_ok=True)
         REPORT.write_text(json.dumps(report, indent=2))
-        print("\n" + json.dumps({k: report.get(k) for k in ("ran", "steps", "resources", "requests", "change")},
+        print("\n" + json.dumps({k: report.get(k) for k in ("ran", "steps", "requests_per_step", "requests", "change")},
                                  indent=2))
         engine.close()
         mirror.close()
