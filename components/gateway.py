@@ -86,6 +86,22 @@ RELEASE = "eg"
 
 # Requests of the pods the Gateway adds (for the kind capacity sum in docs/flux-flagger.md).
 CONTROLLER_REQUESTS = {"cpu": "100m", "memory": "256Mi"}     # the chart's defaults (values.tmpl.yaml)
+# What `pulumi destroy` cannot remove (besides the CRDs the charts keep): gateway-helm's topology-injector
+# MutatingWebhookConfiguration is a Helm pre-install hook without a delete policy
+# (envoyproxy/gateway@v1.9.0:charts/gateway-helm/templates/envoy-proxy-topology-injector-webhook.yaml) and Helm
+# never deletes hooks on uninstall (helm/helm@v3.18.6:pkg/action/uninstall.go deletes the release manifest only;
+# upstream's fix, envoyproxy/gateway#6489, was closed unmerged). It must outlive its hook phase (it is the
+# webhook), so no delete policy can help. Harmless once the controller is gone (failurePolicy Ignore, it matches
+# pods/binding in the controller namespace only); the next install replaces it (before-hook-creation, Helm's
+# default). README "Tearing down" gives the one kubectl command; tests/cluster asserts it is all that is left.
+LEFT_AFTER_DESTROY = (("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "",
+                       f"envoy-gateway-topology-injector.{CONTROLLER_NAMESPACE}"),)
+# certgen's ServiceAccount, Roles and ClusterRoles (write access to Secrets and to MutatingWebhookConfigurations,
+# cluster-wide) are hooks without a delete policy too: they would stay after install and after destroy. With
+# hook-succeeded Helm deletes them once the whole hook phase succeeded, the certgen Job included
+# (helm/helm@v3.18.6:pkg/action/hooks.go execHook: "If all hooks are successful ... deleteHookByPolicy
+# HookSucceeded"), and before-hook-creation recreates them for the next upgrade's certgen run.
+CERTGEN_RBAC_ANNOTATIONS = {"helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}
 KIND_ENVOY_REQUESTS = {"cpu": "50m", "memory": "128Mi"}      # default 100m/512Mi (shared_types.go)
 SHUTDOWN_MANAGER_REQUESTS = {"cpu": "10m", "memory": "32Mi"}  # the sidecar EG always adds
 
@@ -202,11 +218,13 @@ def crds_values(cfg: PlatformConfig) -> dict:
 def controller_values(versions: Versions) -> dict:
     """gateway-helm: the CRDs come from the CRD chart (crds.enabled false, install-helm.md); the
     controller's image from the versions table (global.images.envoyGateway.image: the chart splits it
-    at the first ':' after the registry, so a `tag@sha256:` stays whole, templates/_helpers.tpl)."""
+    at the first ':' after the registry, so a `tag@sha256:` stays whole, templates/_helpers.tpl); certgen's
+    RBAC deleted once it ran (CERTGEN_RBAC_ANNOTATIONS)."""
     return {"crds": {"enabled": False},
             "global": {"images": {"envoyGateway": {"image": versions.chart_image_envoy_gateway}}},
             "deployment": {"envoyGateway": {"resources": {"requests": CONTROLLER_REQUESTS,
-                                                          "limits": {"memory": "1024Mi"}}}}}
+                                                          "limits": {"memory": "1024Mi"}}}},
+            "certgen": {"rbac": {"annotations": CERTGEN_RBAC_ANNOTATIONS}}}
 
 
 @dataclass(frozen=True)

@@ -307,3 +307,19 @@ def test_the_shared_validator_wrapper_relaxes_only_rbac_names_the_api_server_acc
 def yaml_dump(doc):
     from tools.render import to_yaml
     return to_yaml([doc])
+
+
+def test_no_cluster_scoped_helm_hook_outlives_the_stack_but_the_documented_one(every):
+    """Helm never deletes hooks on uninstall (helm/helm@v3.18.6:pkg/action/uninstall.go): a cluster-scoped hook
+    without hook-succeeded stays after `pulumi destroy` (a namespaced one goes with its namespace). Only
+    gateway.LEFT_AFTER_DESTROY may (README "Tearing down"); certgen's ClusterRoles go once certgen ran."""
+    from components.gateway import LEFT_AFTER_DESTROY
+    name, _, _, docs = every
+    hooks = [d for d in docs if "helm.sh/hook" in (d["metadata"].get("annotations") or {})]
+    lasting = {identity(d) for d in hooks if not d["metadata"].get("namespace")
+               and "hook-succeeded" not in d["metadata"]["annotations"].get("helm.sh/hook-delete-policy", "")}
+    assert lasting <= set(LEFT_AFTER_DESTROY), (name, sorted(lasting))
+    if any(d["kind"] == "MutatingWebhookConfiguration" for d in hooks):
+        certgen = {d["kind"] for d in hooks if d["metadata"]["name"].startswith("eg-gateway-helm-certgen")}
+        assert certgen >= {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"}, certgen
+        assert lasting == set(LEFT_AFTER_DESTROY), (name, sorted(lasting))
