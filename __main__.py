@@ -3,9 +3,11 @@ import pulumi
 
 from components.config import ConfigError, read_stack
 from components.platform import GitOpsPlatform, PlatformArgs
+from components.sizes import checked
 
 try:
     config, secrets = read_stack()
+    config = checked(config)   # no object the platform emits may outgrow the API server
 except ConfigError as invalid:
     for line in invalid.lines:
         pulumi.log.error(line)
