@@ -394,3 +394,25 @@ func main() {{
     assert done.stdout.splitlines()[:4] == [f"node /gitops-dev-control-plane {Versions().kind_node_image}",
                                             "port 30080/tcp 8080", "port 30900/tcp 9000", "port 6443/tcp 40111"]
     assert replacement_reasons(done.stdout, kind_args()) == []
+
+
+@pytest.mark.parametrize("flavour", ["kind", "eks", "existing"])
+def test_every_flavours_provider_gets_the_client_rate_limit_of_the_config(run, base_config, flavour):
+    base_config["cluster"] = {"provider": flavour, **({"eks": {"region": "us-west-2"}} if flavour == "eks" else {})}
+    stack = "dev" if flavour == "kind" else "staging"
+    # A provider's object inputs travel as JSON strings, which the provider decodes
+    # (pulumi-kubernetes@v4.25.0:provider/pkg/provider/provider.go "kubernetes:config:kubeClientSettings").
+    def sent():
+        return json.loads(_provider(run(base_config, stack=stack)).inputs["kubeClientSettings"])
+    assert sent() == {"qps": 100, "burst": 200}
+    base_config["cluster"]["kubeClient"] = {"qps": 20, "burst": 40}
+    assert sent() == {"qps": 20, "burst": 40}
+
+
+def test_a_burst_below_the_rate_is_refused_naming_the_key(base_config):
+    from components.config import ConfigError, load_config
+    base_config["cluster"] = {"kubeClient": {"qps": 300, "burst": 100}}
+    with pytest.raises(ConfigError) as refused:
+        load_config(base_config, "dev")
+    assert refused.value.lines == ["gitops-platform:cluster.kubeClient.burst: must be at least qps (300): "
+                                   "client-go's token bucket never holds more than burst requests"]

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pulumi_kubernetes as k8s
+
 from components.config import ClusterConfig
+
+
+def client_settings(config: ClusterConfig) -> k8s.KubeClientSettingsArgs:
+    """The provider's client rate limit (cluster.kubeClient; components/config/cluster.py KubeClient)."""
+    return k8s.KubeClientSettingsArgs(qps=config.kube_client.qps, burst=config.kube_client.burst)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pulumi_awsx as awsx
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
-from components.cluster.base import ClusterArgs
+from components.cluster.base import ClusterArgs, client_settings
 
 NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
@@ -126,6 +126,7 @@ class EksClusterComponent(pulumi.ComponentResource):
         self.cluster_name = pulumi.Output.from_input(args.cluster_name)
         self.kubeconfig = pulumi.Output.secret(self.eks.kubeconfig_json)
         self.provider = k8s.Provider(f"{name}-provider", kubeconfig=self.kubeconfig,
+                                     kube_client_settings=client_settings(args.config),
                                      opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node_group]))
         # The default class: gp3 through the CSI driver (kubernetes-sigs/aws-ebs-csi-driver docs/parameters.md),
         # bound where the pod is scheduled, so a Tekton run's volume is in its node's zone.

@@ -6,7 +6,7 @@ import os
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.cluster.base import ClusterArgs
+from components.cluster.base import ClusterArgs, client_settings
 
 
 class ExistingClusterComponent(pulumi.ComponentResource):
@@ -22,5 +22,6 @@ class ExistingClusterComponent(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(path)
         self.cluster_name = pulumi.Output.from_input(args.cluster_name)
         self.provider = k8s.Provider(f"{name}-provider", kubeconfig=self.kubeconfig, context=cfg.context,
+                                     kube_client_settings=client_settings(args.config),
                                      opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"kubeconfig": self.kubeconfig, "clusterName": self.cluster_name})

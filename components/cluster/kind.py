@@ -6,7 +6,7 @@ import pulumi_kubernetes as k8s
 import yaml
 from pulumi_command import local
 
-from components.cluster.base import ClusterArgs
+from components.cluster.base import ClusterArgs, client_settings
 
 
 def kind_config(args: ClusterArgs) -> str:
@@ -160,5 +160,6 @@ class KindClusterComponent(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(self.command.stdout)
         self.provider = k8s.Provider(
             f"{name}-provider", kubeconfig=self.kubeconfig, delete_unreachable=True,
+            kube_client_settings=client_settings(args.config),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.command]))
         self.register_outputs({"kubeconfig": self.kubeconfig, "clusterName": self.cluster_name})

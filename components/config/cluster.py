@@ -133,12 +133,32 @@ class ExistingCluster(Model):
     context: str | None = None
 
 
+class KubeClient(Model):
+    """The pulumi-kubernetes provider's client rate limit (its `kubeClientSettings`). The provider's own
+    defaults are 50 requests/s with bursts of 120 (pulumi/pulumi-kubernetes@v4.25.0:
+    provider/pkg/provider/provider.go); a stack of hundreds of apps makes about 7 API requests per resource
+    it creates (tests/cluster measures them), so the platform doubles both. kube-apiserver serves 400
+    requests (200 mutating) at once by default (k8s.io/apiserver@v0.35.5:pkg/server/config.go) and API
+    Priority and Fairness queues a client over its share instead of failing it."""
+
+    qps: float = Field(100.0, gt=0, le=1000)
+    burst: int = Field(200, ge=1, le=2000)
+
+    @model_validator(mode="after")
+    def _burst_covers_qps(self):
+        if self.burst < self.qps:
+            raise PlatformConfigErrors([("burst", f"must be at least qps ({self.qps:g}): client-go's token "
+                                                  "bucket never holds more than burst requests")])
+        return self
+
+
 class ClusterConfig(Model):
     provider: Literal["kind", "eks", "existing"] = "kind"
     name: str | None = None
     kind: KindCluster = KindCluster()
     eks: EksCluster = EksCluster()
     existing: ExistingCluster = ExistingCluster()
+    kube_client: KubeClient = KubeClient()
 
     _name = field_validator("name")(classmethod(lambda cls, v: v if v is None else dns_label("cluster name")(v)))
 
